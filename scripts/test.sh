@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: install what is needed, then lint (ruff), type-check (mypy on src/)
+# and run the whole test suite including the slow real-data tests and the doctests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_env.sh dev
+echo "[test] ruff"
+.venv/bin/ruff check src tests
+.venv/bin/ruff format --check src tests
+echo "[test] mypy src"
+.venv/bin/mypy src
+echo "[test] pytest"
+.venv/bin/python -m pytest -q -p no:cacheprovider --doctest-modules src tests "$@"

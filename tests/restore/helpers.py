@@ -1,0 +1,35 @@
+import torch
+
+from equirestore.shifts import shift
+
+
+def centred_blobs(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """Random blobs whose rounded centre of mass is (size//2, size//2), like MNIST digits.
+
+    Blobs whose centre of mass lies within 0.05 px of a rounding boundary are dropped:
+    their canonical position is ambiguous.
+    """
+    g = torch.Generator().manual_seed(seed)
+    m = 2 * n
+    x = torch.zeros(m, 1, size, size, dtype=torch.float64)
+    q = size // 4
+    x[:, :, q : 3 * q, q : 3 * q] = (torch.rand(m, 1, 2 * q, 2 * q, generator=g) > 0.6).double()
+    pos = torch.arange(size, dtype=torch.float64)
+    mass = x.sum((1, 2, 3))
+    com = torch.stack(
+        [(x.sum((1, 3)) * pos).sum(-1) / mass, (x.sum((1, 2)) * pos).sum(-1) / mass], 1
+    )
+    clear = ((com - com.floor() - 0.5).abs() > 0.05).all(1)
+    x, com = x[clear][:n], com[clear][:n]
+    assert len(x) == n
+    return shift(x, size // 2 - torch.round(com).long()).float()
+
+
+def framed_noise(n: int, size: int = 12, border: int = 2, seed: int = 0) -> torch.Tensor:
+    """Random RGB content inside a zero frame, like padded CIFAR-10."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 3, size, size)
+    x[:, :, border:-border, border:-border] = 0.05 + 0.95 * torch.rand(
+        n, 3, size - 2 * border, size - 2 * border, generator=g
+    )
+    return x

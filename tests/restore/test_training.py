@@ -1,0 +1,50 @@
+import torch
+
+from equirestore.experiments.restorer import full_size_estimator
+from equirestore.nn import CanonicalNetwork
+from equirestore.restore import init_estimator, moment_filter, restore_rates, train_estimator
+from equirestore.restore.training import canonical_centre
+from tests.restore.helpers import centred_blobs, framed_noise
+
+
+def test_moment_filter_estimates_the_rounded_centre_of_mass():
+    x = centred_blobs(300, size=24, seed=3)
+    assert canonical_centre(x) == (12, 12)
+    net = full_size_estimator((1, 24, 24))
+    init_estimator(net, x, "moment")
+    rates = restore_rates(net, x)
+    assert rates.exact == 1.0 and rates.ties == 0.0
+
+
+def test_moment_filter_values():
+    k = moment_filter((4,), (1,))
+    assert torch.allclose(k, -torch.tensor([1.0, 0.0, 1.0, 4.0]) / 16)
+
+
+def test_training_from_zeros_reaches_strict_maximum_on_framed_images():
+    x = framed_noise(256, size=12, border=2)
+    net = full_size_estimator((3, 12, 12))
+    report = train_estimator(net, x, epochs=4, batch_size=64, lr=0.05, init="zeros", progress=False)
+    assert report.train_exact[-1] == 1.0
+    assert restore_rates(net, framed_noise(256, size=12, border=2, seed=1)).exact == 1.0
+
+
+def test_zero_network_counts_as_all_ties_not_success():
+    net = full_size_estimator((3, 12, 12))
+    init_estimator(net, framed_noise(4), "zeros")
+    rates = restore_rates(net, framed_noise(32))
+    assert rates.exact == 0.0 and rates.ties == 1.0
+
+
+def test_training_keeps_best_weights():
+    x = centred_blobs(64, size=16)
+    net = full_size_estimator((1, 16, 16))
+    report = train_estimator(net, x, epochs=2, lr=0.5, init="moment", progress=False)
+    assert restore_rates(net, x).exact == max([*report.train_exact, 1.0])
+
+
+def test_moment_init_needs_full_size_layer():
+    import pytest
+
+    with pytest.raises(ValueError, match="single full-size layer"):
+        init_estimator(CanonicalNetwork(1, [1], kernel_size=3), torch.rand(2, 1, 8, 8), "moment")
