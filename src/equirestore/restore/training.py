@@ -74,18 +74,23 @@ def moment_filter(spatial: tuple[int, ...], centre: tuple[int, ...]) -> Tensor:
     return k
 
 
-def canonical_centre(images: Tensor) -> tuple[int, ...]:
-    """The most common rounded centre of mass of a batch ``(N, C, *S)`` (one int per axis)."""
+def centres_of_mass(images: Tensor) -> Tensor:
+    """Centre of mass of each image ``(N, C, *S)`` (channels summed): float64 ``(N, len(S))``."""
     mass = images.double().sum(1)  # (N, *S)
     total = mass.flatten(1).sum(1).clamp_min(1e-12)
     centre = []
-    for axis in range(mass.dim() - 1):
-        other = [d for d in range(1, mass.dim()) if d != axis + 1]
+    for axis in range(1, mass.dim()):
+        other = [d for d in range(1, mass.dim()) if d != axis]
         marginal = mass.sum(other) if other else mass
         pos = torch.arange(marginal.shape[1], dtype=torch.float64)
-        com = (marginal * pos).sum(1) / total
-        centre.append(int(torch.round(com).long().mode().values))
-    return tuple(centre)
+        centre.append((marginal * pos).sum(1) / total)
+    return torch.stack(centre, 1)
+
+
+def canonical_centre(images: Tensor) -> tuple[int, ...]:
+    """The most common rounded centre of mass of a batch ``(N, C, *S)`` (one int per axis)."""
+    rounded = torch.round(centres_of_mass(images)).long()
+    return tuple(int(v) for v in rounded.mode(0).values)
 
 
 def _full_size_layer(network: CanonicalNetwork, spatial: tuple[int, ...]) -> CircularConv:
