@@ -47,7 +47,7 @@ def _variants() -> list[dict[str, Any]]:
     appendix_d = {"widths": [1] * 6, "kernel_size": 3, "dilation": 1, "bias": False}
     dilated = {"widths": [1] * 6, "kernel_size": 3, "dilation": [1, 2, 4, 8, 4, 1], "bias": False}
     wide = {
-        "widths": [16] * 5 + [1],
+        "widths": [8] * 5 + [1],
         "kernel_size": 3,
         "dilation": [1, 2, 4, 8, 4, 1],
         "bias": True,
@@ -69,7 +69,7 @@ def _variants() -> list[dict[str, Any]]:
             "lr": 0.01,
         },
         {
-            "label": "6 layers x 16 ch, dilated, bias, default init",
+            "label": "6 layers x 8 ch, dilated, bias, default init",
             "net": wide,
             "init": "default",
             "epochs": 2,
