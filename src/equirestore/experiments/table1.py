@@ -84,14 +84,15 @@ def accuracy_table(
 def figure3(
     restorer: TranslationRestorer, images: Tensor, path: Path, scope: int, seed: int, n: int = 6
 ) -> None:
-    """Original / shifted / restored columns for ``n`` test images (Figure 3)."""
+    """Original / shifted / restored columns for ``n`` evenly spaced test images (Figure 3)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     gen = torch.Generator().manual_seed(seed)
-    x = images[:n]
+    x = images[torch.linspace(0, len(images) - 1, n).long()]  # spread over the (class-sorted) set
+    n = len(x)
     s = random_shifts(n, scope, 2, gen)
     xs = shift(x, s)
     restored, est = restorer(xs)
