@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-
-Handler = Callable[[argparse.Namespace], int]
-COMMANDS: dict[str, Handler] = {}
+from collections.abc import Sequence
 
 
 def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -79,6 +76,8 @@ def _cmd_restore(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-parser per command)."""
+    from equirestore.classifiers.models import CLASSIFIERS
+
     parser = argparse.ArgumentParser(
         prog="equirestore",
         description="Restore translated inputs with strictly translation-equivariant "
@@ -128,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     p.add_argument(
         "--arch",
-        choices=["small-cnn", "resnet18"],
+        choices=sorted(CLASSIFIERS),
         default=None,
         help="default: small-cnn for MNIST, resnet18 for CIFAR-10",
     )
