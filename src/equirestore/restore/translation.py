@@ -28,7 +28,8 @@ class TranslationRestorer(nn.Module):
         input_shape: ``(C, *N)`` the estimator was trained on; inputs must match.
         score_dtype: dtype the estimator runs in. ``float64`` (default) makes ties
             from rounding practically impossible, so ``restore(shift(x)) == restore(x)``
-            holds whenever the maximum is unique.
+            holds whenever the maximum is unique. The estimator module is converted to
+            this dtype in place.
         name: a label (e.g. the dataset) kept in checkpoints.
 
     The restorer never sees the classifier, and it keeps no state between calls: the
