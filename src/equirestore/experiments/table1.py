@@ -92,7 +92,6 @@ def figure3(
 
     gen = torch.Generator().manual_seed(seed)
     x = images[torch.linspace(0, len(images) - 1, n).long()]  # spread over the (class-sorted) set
-    n = len(x)
     s = random_shifts(n, scope, 2, gen)
     xs = shift(x, s)
     restored, est = restorer(xs)

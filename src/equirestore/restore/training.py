@@ -16,9 +16,9 @@ What we tried, and why this recipe (the table is ``results/training.md``, made b
 ``python -m equirestore.experiments.recipes``):
 
 * The Appendix D network (6 layers, 1 channel, 3x3, no bias) from PyTorch's default
-  initialisation, with or without dilation: the ReLU stack collapses to a constant
-  output (the loss stays at ``log |N|``), so every component ties and nothing is
-  restored. Wider stacks do not fix it within a CPU budget.
+  initialisation, with or without dilation: the ReLU stack collapses to a nearly
+  constant output (the loss stays at ``log |N|``) and restores no test image exactly.
+  A wider dilated stack does better but stays far from the target within a CPU budget.
 * A single full-size circular filter (kernel = input size, computed with the FFT) makes
   the objective *convex* in the kernel: every linear estimator is reachable and
   training cannot stall. On CIFAR-10 (40x40, a zero frame around every image) it

@@ -45,11 +45,7 @@ class AffineReport:
 
 
 def _unravel(i: int, spatial: tuple[int, ...]) -> tuple[int, ...]:
-    out = []
-    for n in reversed(spatial):
-        out.append(i % n)
-        i //= n
-    return tuple(reversed(out))
+    return tuple(int(v) for v in torch.unravel_index(torch.tensor(i), spatial))
 
 
 def check_affine(
