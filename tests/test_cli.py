@@ -117,3 +117,57 @@ def test_train_restorer_on_an_image_folder(tmp_path):
 def test_train_restorer_needs_exactly_one_source(tmp_path, capsys):
     assert main(["train-restorer", "--out", str(tmp_path / "r.pt")]) == 2
     assert "exactly one of --dataset or --folder" in capsys.readouterr().err
+
+
+def test_restore_streams_in_batches_with_workers(tmp_path):
+    x = (centred_blobs(5) * 255).round() / 255
+    s = torch.tensor([[1, 1], [-4, 2], [0, 0], [9, -9], [3, 5]])
+    _write_pngs(tmp_path / "in", shift(x, s))
+    args = ["restore", str(tmp_path / "in"), "--restorer", "mnist", "--out", str(tmp_path / "o")]
+    assert main([*args, "--batch-size", "2", "--workers", "2"]) == 0
+    report = json.loads((tmp_path / "o" / "shifts.json").read_text())["images"]
+    assert [report[str(tmp_path / "in" / f"img{i}.png")]["shift"] for i in range(5)] == s.tolist()
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(
+        ["shifts.json"] + [f"img{i}.png" for i in range(5)]
+    )
+
+
+def test_restore_undecodable_file_mid_stream_leaves_no_output(tmp_path, capsys):
+    _write_pngs(tmp_path / "in", centred_blobs(4))
+    good = (tmp_path / "in" / "img0.png").read_bytes()
+    (tmp_path / "in" / "img3.png").write_bytes(good[:60])  # header intact, pixels truncated
+    args = ["restore", str(tmp_path / "in"), "--restorer", "mnist", "--out", str(tmp_path / "o")]
+    assert main([*args, "--batch-size", "2", "--workers", "0"]) == 2
+    assert "img3.png" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["in"]  # no staging folder left behind
+
+
+def test_check_affine_command(capsys):
+    conv = '{"in_channels": 1, "out_channels": 2, "kernel_size": 3, "padding": 1%s}'
+    args = ["check-affine", "--module", "torch.nn:Conv2d", "--shape", "1,5,5", "--kwargs"]
+    assert main([*args, conv % ', "padding_mode": "circular"']) == 0
+    assert "translation-equivariant (Theorem 3.4): True" in capsys.readouterr().out
+    assert main([*args, conv % ""]) == 1
+    out = capsys.readouterr().out
+    assert "circular filter (Definition 3.5): False" in out and "a circular filter needs" in out
+    assert main(["check-affine", "--module", "torch.nn"]) == 2
+    assert "package.module:callable" in capsys.readouterr().err
+
+
+def test_check_aperiodic_and_construct_commands(tmp_path, capsys):
+    from tests.conftest import real_dataset
+
+    real_dataset("mnist", "test")
+    assert main(["check-aperiodic", "--dataset", "mnist", "--split", "test"]) == 0
+    assert "aperiodic = True" in capsys.readouterr().out
+    out = tmp_path / "built.pt"
+    args = ["construct-restorer", "--dataset", "mnist", "--limit", "40", "--out", str(out)]
+    assert main(args) == 0
+    assert "strict             True" in capsys.readouterr().out
+    from equirestore import load_restorer
+
+    r = load_restorer(out)
+    x = real_dataset("mnist", "test")[0][:40]
+    s = torch.tensor([[3, -4]]).expand(40, 2)
+    assert torch.equal(r.estimate(shift(x, s)), s)

@@ -45,7 +45,14 @@ def check_batch(
             f"{tuple(spatial)}; bring images to that geometry first "
             "(equirestore.data.to_geometry)"
         )
-    if not bool(torch.isfinite(x).all()):
+    # One reduction instead of an elementwise mask: the sum is finite unless an element is
+    # NaN/inf (or the values are so large that they overflow, which is reported too).
+    if not bool(torch.isfinite(x.sum())):
         bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{what} contains {bad} NaN or infinite values; clean the data first")
+        if bad:
+            raise ValueError(f"{what} contains {bad} NaN or infinite values; clean the data first")
+        raise ValueError(
+            f"{what} has values so large that their sum overflows {x.dtype}; "
+            "scale the data to [0, 1] first"
+        )
     return x

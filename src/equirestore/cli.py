@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+from equirestore import distributed
 
 
 def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -72,6 +75,64 @@ def _cmd_restore(a: argparse.Namespace) -> int:
     from equirestore.experiments.files import restore_files_command
 
     return restore_files_command(a)
+
+
+def _cmd_checks(a: argparse.Namespace) -> int:
+    from equirestore.experiments import checks
+
+    handler = {
+        "check-affine": checks.check_affine_command,
+        "check-aperiodic": checks.check_aperiodic_command,
+        "construct-restorer": checks.construct_restorer_command,
+    }[a.command]
+    return handler(a)
+
+
+def _theory_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "check-affine",
+        help="Theorem 3.4: is an affine layer translation-equivariant, and where not",
+        description="Probe an affine layer (b = f(0), columns f(e_j) - f(0)) and decide "
+        "exactly whether it is translation-equivariant: its matrix must be a circular filter "
+        "(Definition 3.5) and its bias constant per channel (Corollary 3.6). Lists where "
+        "each condition fails. Without --module, runs the built-in demonstrations (circular "
+        "conv, zero padding, stride 2, max-pooling, per-pixel bias, fully connected). Exit "
+        "status 1 if the layer is not equivariant.",
+    )
+    p.add_argument("--module", help="factory as 'package.module:callable', e.g. torch.nn:Conv2d")
+    p.add_argument("--kwargs", default="{}", help="JSON keyword arguments for the factory")
+    p.add_argument("--shape", default="1,8,8", help="input shape C,*N (default 1,8,8)")
+    p.add_argument("--atol", type=float, default=1e-9, help="tolerance (float64)")
+    p.set_defaults(handler=_cmd_checks)
+
+    p = sub.add_parser(
+        "check-aperiodic",
+        help="Definition 4.2: list images equal to a circular shift of themselves or another",
+        description="Decide exactly whether a dataset split is aperiodic (Definition 4.2) and "
+        "list every violation: exact duplicates, translated copies (with the shift) and "
+        "periodic images. Exit status 1 if it is not aperiodic.",
+    )
+    _data_args(p)
+    p.add_argument("--split", choices=["train", "test"], default="train")
+    p.add_argument("--show", type=int, default=20, help="violations to print")
+    p.add_argument("--report", help="write the full report as JSON here")
+    p.set_defaults(handler=_cmd_checks)
+
+    p = sub.add_parser(
+        "construct-restorer",
+        help="Theorem 4.5: build (no training) a translation estimator for quantized data",
+        description="Build the network of Lemmas 4.3 + 4.4 for the first --limit images "
+        "(values quantized to 2^bits levels), verify on every image that component 0 is the "
+        "strict maximum, and print depth, width, parameters and times. Refuses datasets that "
+        "are not aperiodic. Memory grows with limit^2 x grid size: keep --limit to a few "
+        "thousand.",
+    )
+    _data_args(p)
+    p.add_argument("--split", choices=["train", "test"], default="test")
+    p.add_argument("--limit", type=int, default=1000, help="number of images (default 1000)")
+    p.add_argument("--bits", type=int, default=8, help="n: levels = 2^n (8 for MNIST/CIFAR)")
+    p.add_argument("--out", help="also save the built restorer checkpoint here")
+    p.set_defaults(handler=_cmd_checks)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,13 +233,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--restorer", required=True, help="shipped name (mnist, cifar10) or checkpoint")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--batch-size", type=int, default=256, help="images decoded and restored at a time"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="DataLoader processes that decode images (0: decode in the main process)",
+    )
     p.set_defaults(handler=_cmd_restore)
+    _theory_parsers(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``equirestore`` command."""
     args = build_parser().parse_args(argv)
+    distributed.init()  # a no-op unless launched by torchrun
     try:
         return int(args.handler(args))
     except (FileNotFoundError, ValueError, TypeError) as e:

@@ -25,7 +25,7 @@ def shift(x: Tensor, s: Tensor) -> Tensor:
     Returns:
         ``(B, C, *N)``, a new tensor; ``x`` is not modified.
 
-    One gather per spatial axis; no Python loop over the batch.
+    One gather for the whole batch; no Python loop over the batch.
     """
     k = s.shape[-1] if s.dim() > 0 else 0
     spatial = tuple(x.shape[2:])
@@ -41,16 +41,16 @@ def shift(x: Tensor, s: Tensor) -> Tensor:
     b = x.shape[0]
     if s.shape[0] != b:
         raise ValueError(f"{s.shape[0]} shifts for a batch of {b}")
-    out = x
     s = s.to(x.device)
+    # Source index of every output position, (i - s) mod n per axis, combined into one
+    # row-major linear index (B, prod N) shared by all channels: a single gather moves
+    # the data once (one gather per axis would move it once per axis).
+    lin = torch.zeros((b, 1), dtype=torch.long, device=x.device)
     for axis, n in enumerate(spatial):
-        ar = torch.arange(n, device=x.device)
-        # source index (i - s) mod n, broadcast to the whole tensor along this axis
-        src = (ar.view(1, n) - s[:, axis : axis + 1]) % n  # (B, n)
-        shape = [b] + [1] * (x.dim() - 1)
-        shape[2 + axis] = n
-        out = torch.gather(out, 2 + axis, src.view(shape).expand_as(out))
-    return out
+        src = (torch.arange(n, device=x.device).view(1, n) - s[:, axis : axis + 1]) % n
+        lin = (lin.unsqueeze(2) * n + src.unsqueeze(1)).flatten(1)
+    flat = x.reshape(b, x.shape[1], -1)
+    return torch.gather(flat, 2, lin.unsqueeze(1).expand(-1, x.shape[1], -1)).view(x.shape)
 
 
 def random_shifts(

@@ -1,13 +1,25 @@
-"""The ``restore`` command: restore image files and report the estimated shifts."""
+"""The ``restore`` command: restore image files and report the estimated shifts.
+
+Large folders stream: a :class:`~torch.utils.data.DataLoader` with worker processes
+decodes one batch at a time, the batch is restored and written, and only the file list
+and the small shift report stay in memory. Outputs go to a staging folder beside
+``--out`` and are moved into place only when every image succeeded, so a bad file never
+leaves a partial output.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
 
 from equirestore.data import list_images, read_image, write_image
 from equirestore.data.images import atomic_path
@@ -26,37 +38,75 @@ def _inputs(paths: list[str]) -> list[Path]:
     return files
 
 
-def restore_files_command(a: argparse.Namespace) -> int:
-    """Read images, restore them in one batch, write ``<out>/<name>.png`` and ``shifts.json``.
+def _check_sizes(files: list[Path], spatial: tuple[int, ...], restorer: str) -> None:
+    """Read only the headers and reject any file of the wrong size before decoding."""
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                w, h = im.size
+        except (UnidentifiedImageError, OSError) as e:
+            raise ValueError(f"{f} is not a readable image ({e.__class__.__name__})") from e
+        if (h, w) != tuple(spatial):
+            raise ValueError(
+                f"{f} is {w}x{h} but restorer {restorer!r} works on "
+                f"{spatial[1]}x{spatial[0]} images; pad or resize it to that size first"
+            )
 
-    Every input is read and checked before anything is written, so a bad file leaves no
-    partial output.
-    """
+
+class ImageFiles(Dataset[Tensor]):
+    """Image files as float tensors ``(C, H, W)`` in [0, 1], decoded on demand."""
+
+    def __init__(self, files: list[Path], channels: int) -> None:
+        self.files = files
+        self.mode = "L" if channels == 1 else "RGB"
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> Tensor:
+        t = torch.from_numpy(read_image(self.files[i], self.mode)).float().div(255)
+        return t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
+
+
+def restore_files_command(a: argparse.Namespace) -> int:
+    """Restore every input image; write ``<out>/<name>.png`` and ``<out>/shifts.json``."""
+    from tqdm.auto import tqdm
+
     restorer = load_restorer(a.restorer)
     c, *spatial = restorer.input_shape
     files = _inputs(a.images)
-    arrays = [read_image(f, "L" if c == 1 else "RGB") for f in files]
-    for f, arr in zip(files, arrays, strict=True):
-        if tuple(arr.shape[:2]) != tuple(spatial):
-            raise ValueError(
-                f"{f} is {arr.shape[1]}x{arr.shape[0]} but restorer {a.restorer!r} works on "
-                f"{spatial[1]}x{spatial[0]} images; pad or resize it to that size first"
-            )
-    x = torch.from_numpy(np.stack(arrays)).float().div(255)
-    x = x.unsqueeze(1) if c == 1 else x.permute(0, 3, 1, 2)
-    with torch.no_grad():
-        restored, shifts = restorer(x)
-        gaps = restorer.peaks(x).gap
-    out = Path(a.out)
-    report = {}
+    _check_sizes(files, tuple(spatial), str(a.restorer))
     names = [f.stem for f in files]
     if len(set(names)) != len(names):
         names = [f"{i:05d}_{f.stem}" for i, f in enumerate(files)]
-    for name, f, img, s, g in zip(names, files, restored, shifts, gaps, strict=True):
-        arr = (img.clamp(0, 1) * 255).round().byte()
-        arr_np = arr[0].numpy() if c == 1 else arr.permute(1, 2, 0).numpy()
-        write_image(out / f"{name}.png", arr_np)
-        report[str(f)] = {"restored": f"{name}.png", "shift": s.tolist(), "unique": bool(g > 0)}
+    loader = DataLoader(
+        ImageFiles(files, c), batch_size=a.batch_size, num_workers=a.workers, shuffle=False
+    )
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    report = {}
+    try:
+        done = 0
+        for x in tqdm(loader, desc="restore", unit="batch", disable=len(loader) < 2):
+            with torch.inference_mode():
+                restored, shifts = restorer(x)
+                gaps = restorer.peaks(x).gap
+            for img, s, g in zip(restored, shifts, gaps, strict=True):
+                arr = (img.clamp(0, 1) * 255).round().byte()
+                arr_np = arr[0].numpy() if c == 1 else arr.permute(1, 2, 0).numpy()
+                write_image(staging / f"{names[done]}.png", arr_np)
+                report[str(files[done])] = {
+                    "restored": f"{names[done]}.png",
+                    "shift": s.tolist(),
+                    "unique": bool(g > 0),
+                }
+                done += 1
+        out.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.replace(staging / f"{name}.png", out / f"{name}.png")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     with atomic_path(out / "shifts.json") as tmp:
         tmp.write_text(
             json.dumps(

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from equirestore import distributed
 from equirestore.data import list_images, load_dataset, read_image
 from equirestore.data.images import atomic_path
 from equirestore.nn.canonical import CanonicalNetwork
@@ -177,6 +178,8 @@ def train_restorer_command(a: argparse.Namespace) -> int:
     if a.dataset is not None:
         test, _ = load_dataset(a.dataset, "test", a.data_root, a.geometry)
         record["test_rates"] = asdict(restore_rates(restorer.estimator, test))
+    if not distributed.is_main():
+        return 0
     save_restorer(restorer, a.out, meta=record)
     if a.report:
         with atomic_path(a.report) as tmp:

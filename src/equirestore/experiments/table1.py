@@ -19,7 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from equirestore.classifiers.training import load_classifier, predict
+from equirestore import distributed
+from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
 from equirestore.experiments.restorer import hardware
@@ -46,19 +47,23 @@ def consistency(
     restorer: TranslationRestorer, images: Tensor, seed: int = 0, batch_size: int = 1000
 ) -> float:
     """Fraction of images with ``restore(shift(x, s)) == restore(x)`` exactly, ``s`` uniform
-    over the whole grid (one random shift per image)."""
+    over the whole grid (one random shift per image). Batched; sharded under torchrun."""
     gen = torch.Generator().manual_seed(seed)
+    s_all = torch.stack(
+        [torch.randint(0, n, (len(images),), generator=gen) for n in restorer.spatial], 1
+    )
+    mine = distributed.shard(len(images))
+    x_mine, s_mine = images[mine], s_all[mine]
     same = 0
-    spatial = restorer.spatial
-    for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size]
-        s = torch.stack([torch.randint(0, n, (len(x),), generator=gen) for n in spatial], 1)
+    for i in range(0, len(x_mine), batch_size):
+        x = x_mine[i : i + batch_size]
         a = restorer.restore(x)
-        b = restorer.restore(shift(x, s))
+        b = restorer.restore(shift(x, s_mine[i : i + batch_size]))
         same += int((a == b).flatten(1).all(1).sum())
-    return same / len(images)
+    return distributed.all_sum([same])[0] / len(images)
 
 
+@torch.no_grad()
 def accuracy_table(
     classifier: torch.nn.Module,
     restorer: TranslationRestorer,
@@ -67,17 +72,34 @@ def accuracy_table(
     max_scope: int,
     seed: int,
     progress: bool = True,
+    batch_size: int = 500,
 ) -> dict[str, list[float]]:
-    """Accuracy (%) per scope ``0..max_scope`` without and with the restorer."""
+    """Accuracy (%) per scope ``0..max_scope`` without and with the restorer.
+
+    Shifted images are made one batch at a time (never a shifted copy of the whole set);
+    under torchrun every process classifies its shard and the counts are summed.
+    """
     from tqdm.auto import tqdm
 
+    classifier.eval()
     rows: dict[str, list[float]] = {"w/o": [], "w/": []}
-    for k in tqdm(range(max_scope + 1), desc="shift scopes", disable=not progress):
+    mine = distributed.shard(len(images))
+    x_mine, y_mine = images[mine], labels[mine]
+    bar = tqdm(
+        range(max_scope + 1), desc="shift scopes", disable=not (progress and distributed.is_main())
+    )
+    for k in bar:
         gen = torch.Generator().manual_seed(seed * 100 + k)
-        xs = shift(images, random_shifts(len(images), k, images.dim() - 2, gen))
-        for key, tf in (("w/o", None), ("w/", restorer.restore)):
-            pred = predict(classifier, xs, transform=tf)
-            rows[key].append(round(100 * float((pred == labels).double().mean()), 2))
+        s_mine = random_shifts(len(images), k, images.dim() - 2, gen)[mine]
+        correct = [0, 0]
+        for i in range(0, len(x_mine), batch_size):
+            xs = shift(x_mine[i : i + batch_size], s_mine[i : i + batch_size])
+            y = y_mine[i : i + batch_size]
+            correct[0] += int((classifier(xs.float()).argmax(1) == y).sum())
+            correct[1] += int((classifier(restorer.restore(xs).float()).argmax(1) == y).sum())
+        total = distributed.all_sum(correct)
+        for key, c in zip(("w/o", "w/"), total, strict=True):
+            rows[key].append(round(100 * c / len(images), 2))
     return rows
 
 
@@ -224,6 +246,8 @@ def table1_command(a: argparse.Namespace) -> int:
         "plot": str(out) + "_accuracy.png",
         "figure3": str(out) + "_figure3.png",
     }
+    if not distributed.is_main():
+        return 0
     accuracy_plot(a.dataset, rows, Path(res["plot"]))
     figure3(restorer, images, Path(res["figure3"]), scope=a.max_scope, seed=a.seed)
     res["seconds"] = round(time.perf_counter() - t0, 1)

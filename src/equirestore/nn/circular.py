@@ -35,9 +35,23 @@ Method = Literal["auto", "direct", "fft"]
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
-#: ``method="auto"`` uses the FFT when the kernel has at least this many taps or
-#: does not fit in the input (its dilated extent exceeds the spatial size).
-FFT_MIN_TAPS = 64
+#: Cost model behind ``method="auto"``, in nanoseconds per output pixel, fitted to the
+#: direct/FFT timings of ``benchmarks/performance.py`` (2 CPU cores, float32):
+#: direct ~ a * C_in * C_out * taps + b * C_in + c (the circular pad copies every input
+#: channel; a 1x1 filter needs no pad); FFT ~ d * (C_in + C_out) + e * C_in * C_out
+#: (the transforms, then the channel mixing in the frequency domain), whatever the kernel.
+DIRECT_COST = {1: (0.005, 3.0, 8.0), 2: (0.005, 3.0, 8.0), 3: (0.005, 1.5, 2.0)}
+FFT_COST = {1: (1.0, 0.2), 2: (1.0, 0.2), 3: (1.5, 0.3)}
+
+
+def prefer_fft(c_in: int, c_out: int, kernel_size: tuple[int, ...]) -> bool:
+    """Whether ``method="auto"`` computes a layer with the FFT (see :data:`DIRECT_COST`)."""
+    dims = len(kernel_size)
+    a, b, c = DIRECT_COST[dims]
+    d, e = FFT_COST[dims]
+    taps = math.prod(kernel_size)
+    direct = a * c_in * c_out * taps + (b * c_in if taps > 1 else 0.0) + c
+    return direct > d * (c_in + c_out) + e * c_in * c_out
 
 
 def _anchor(kernel_size: int, dilation: int) -> int:
@@ -83,10 +97,11 @@ def circular_conv(
         x: ``(B, C_in, *N)`` with 1 to 3 spatial axes.
         weight: ``(C_out, C_in, *k)``, same number of spatial axes as ``x``.
         dilation: spacing between kernel taps ("sparse" filters, Appendix D).
-        method: ``"direct"``, ``"fft"`` or ``"auto"`` (FFT for large kernels).
+        method: ``"direct"``, ``"fft"`` or ``"auto"`` (the faster one by :func:`prefer_fft`).
 
     Returns:
-        ``(B, C_out, *N)``.
+        ``(B, C_out, *N)`` in ``weight``'s dtype (``x`` is converted as it is read, so a
+        float32 batch meets a float64 network without a separate copy).
 
     Convention: cross-correlation anchored at the kernel centre,
     ``y[p] = sum_u w[u] x[p + d*u - d*(k-1)//2]`` with indices mod ``N``.
@@ -98,6 +113,8 @@ def circular_conv(
             f"with the same number of spatial axes; got x {tuple(x.shape)}, "
             f"weight {tuple(weight.shape)}"
         )
+    if not (x.dtype.is_floating_point and weight.dtype.is_floating_point):
+        raise TypeError(f"circular_conv needs real floating inputs, got {x.dtype}, {weight.dtype}")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(f"weight expects {weight.shape[1]} input channels but x has {x.shape[1]}")
     dil = (dilation,) * dims if isinstance(dilation, int) else tuple(dilation)
@@ -105,7 +122,7 @@ def circular_conv(
     ks = tuple(weight.shape[2:])
     fits = all(d * (k - 1) < n for k, d, n in zip(ks, dil, spatial, strict=True))
     if method == "auto":
-        method = "fft" if (math.prod(ks) >= FFT_MIN_TAPS or not fits) else "direct"
+        method = "fft" if (not fits or prefer_fft(x.shape[1], weight.shape[0], ks)) else "direct"
     if method == "direct" and not fits:
         method = "fft"  # a kernel wider than the grid wraps onto itself: fold it.
     if method == "direct":
@@ -113,17 +130,55 @@ def circular_conv(
         for k, d in zip(reversed(ks), reversed(dil), strict=True):
             left = _anchor(k, d)
             pad += [left, d * (k - 1) - left]
-        xp = F.pad(x, pad, mode="circular")
+        xp = F.pad(x.to(weight.dtype), pad, mode="circular")
         return _CONV[dims](xp, weight, dilation=dil)
     if method != "fft":
         raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
-    fdims = tuple(range(-dims, 0))
-    kernel = fold_kernel(weight, spatial, dil)
-    xf = torch.fft.rfftn(x, dim=fdims)
-    kf = torch.fft.rfftn(kernel, dim=fdims).conj()
-    # (B, 1, C_in, *F) * (1, C_out, C_in, *F) summed over C_in
-    yf = (xf.unsqueeze(1) * kf.unsqueeze(0)).sum(2)
-    return torch.fft.irfftn(yf, s=spatial, dim=fdims)
+    return _fft_correlate(x, fold_kernel(weight, spatial, dil))
+
+
+def _pack_pairs(x: Tensor, dtype: torch.dtype) -> Tensor:
+    """``(B, C, *N)`` real -> ``(ceil(B/2), C, *N)`` complex ``x[:h] + i x[h:]`` with real
+    and imaginary parts in ``dtype`` (converted while packing, no extra copy)."""
+    b = x.shape[0]
+    h = (b + 1) // 2
+    if x.requires_grad or b % 2:
+        x = x.to(dtype)
+        second = x[h:] if b % 2 == 0 else torch.cat([x[h:], x.new_zeros((1, *x.shape[1:]))])
+        return torch.complex(x[:h], second)
+    ctype = torch.complex128 if dtype == torch.float64 else torch.complex64
+    z = torch.empty((h, *x.shape[1:]), dtype=ctype, device=x.device)
+    zr = torch.view_as_real(z)
+    zr[..., 0] = x[:h]
+    zr[..., 1] = x[h:]
+    return z
+
+
+def _fft_correlate(x: Tensor, kernel: Tensor) -> Tensor:
+    """Circular cross-correlation of real ``x (B, C_in, *N)`` with a real full-grid
+    ``kernel (C_out, C_in, *N)``, via the convolution theorem.
+
+    ``W * x = IDFT(DFT(x) · conj(DFT(K)))``. Because the map is real-linear, two real
+    samples share one complex transform: with ``z = x_a + i x_b`` the real and imaginary
+    parts of ``IDFT(DFT(z) · conj(DFT(K)))`` are the outputs for ``x_a`` and ``x_b``. This
+    halves the transforms and avoids the (on CPU, slow) complex-to-real inverse.
+    """
+    b, c_in = x.shape[:2]
+    spatial = tuple(x.shape[2:])
+    fdims = tuple(range(-len(spatial), 0))
+    zf = torch.fft.fftn(_pack_pairs(x, kernel.dtype), dim=fdims)
+    kf = torch.fft.fftn(kernel, dim=fdims).conj()
+    grad = zf.requires_grad or kf.requires_grad
+    if c_in == 1 and kernel.shape[0] == 1 and not grad:
+        yf = zf.mul_(kf[:, 0])  # the common single-filter estimator: no new buffer
+    else:
+        # sum over input channels: (h, 1, *N) * (C_out, *N) accumulated into (h, C_out, *N)
+        yf = zf[:, 0:1] * kf[:, 0]
+        for c in range(1, c_in):
+            z_c, k_c = zf[:, c : c + 1], kf[:, c]
+            yf = yf.addcmul(z_c, k_c) if grad else yf.addcmul_(z_c, k_c)
+    y = torch.fft.ifftn(yf, dim=fdims)
+    return torch.cat([y.real, y.imag])[:b]
 
 
 class CircularConv(nn.Module):

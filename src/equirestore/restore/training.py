@@ -46,8 +46,9 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from equirestore import distributed
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.circular import CircularConv
 from equirestore.restore.estimator import exact_mask, peaks
@@ -150,17 +151,24 @@ def set_full_size_filter(network: CanonicalNetwork, filt: Tensor) -> None:
         layer.bias.zero_()
 
 
-def estimator_logits(network: CanonicalNetwork, x: Tensor, temperature: float) -> Tensor:
+def estimator_logits(network: nn.Module, x: Tensor, temperature: float) -> Tensor:
     """``z(x) = T |N| f(x) / ||x||_1`` flattened to ``(B, |N|)`` (see module docstring)."""
     out = network(x).flatten(1)
     mass = x.abs().flatten(1).sum(1, keepdim=True).clamp_min(1e-6)
     return temperature * out.shape[1] * out / mass
 
 
-def estimator_loss(network: CanonicalNetwork, x: Tensor, temperature: float) -> Tensor:
-    """Cross-entropy with target index 0 on :func:`estimator_logits`."""
+def estimator_loss(
+    network: nn.Module, x: Tensor, temperature: float, batch_size: int | None = None
+) -> Tensor:
+    """Cross-entropy with target index 0 on :func:`estimator_logits`.
+
+    Summed over ``x`` and divided by ``batch_size`` (default ``len(x)``, the mean): a
+    process holding a shard of a global batch passes the global size.
+    """
     z = estimator_logits(network, x, temperature)
-    return F.cross_entropy(z, torch.zeros(len(z), dtype=torch.long, device=z.device))
+    target = torch.zeros(len(z), dtype=torch.long, device=z.device)
+    return F.cross_entropy(z, target, reduction="sum") / (batch_size or len(z))
 
 
 @dataclass
@@ -185,20 +193,25 @@ def restore_rates(
     batch_size: int = 2000,
     dtype: torch.dtype = torch.float64,
 ) -> RestoreRates:
-    """Measure :class:`RestoreRates` of ``network`` on ``images (N, C, *S)``."""
+    """Measure :class:`RestoreRates` of ``network`` on ``images (N, C, *S)``.
+
+    Under ``torchrun`` every process scores its shard and the counts are summed.
+    """
     net = copy.deepcopy(network).to(dtype)
     exact = within = ties = 0
     spatial = tuple(images.shape[2:])
-    for i in range(0, len(images), batch_size):
-        s = net(images[i : i + batch_size].to(dtype)).squeeze(1)
+    mine = images[distributed.shard(len(images))]
+    for i in range(0, len(mine), batch_size):
+        s = net(mine[i : i + batch_size]).squeeze(1)
         pk = peaks(s)
         unique = pk.gap > 0
         exact += int((exact_mask(s) & unique).sum())
         near = (signed(pk.position, spatial).abs() <= 1).all(1)
         within += int((near & unique).sum())
         ties += int((~unique).sum())
+    total = distributed.all_sum([exact, within, ties])
     n = len(images)
-    return RestoreRates(exact / n, within / n, ties / n, n)
+    return RestoreRates(total[0] / n, total[1] / n, total[2] / n, n)
 
 
 @dataclass
@@ -256,27 +269,39 @@ def train_estimator(
     if epochs == 0:
         report.seconds = time.perf_counter() - start
         return report
+    # Under torchrun each process computes the loss of its shard of every global batch,
+    # scaled so that DDP's gradient average equals the gradient of the global mean.
+    world = distributed.world_size()
+    model: nn.Module = network
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(network)
     opt = torch.optim.Adam(network.parameters(), lr=lr)
     steps_per_epoch = math.ceil(len(images) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
     )
-    bar = tqdm(total=epochs * steps_per_epoch, desc="train estimator", disable=not progress)
+    bar = tqdm(
+        total=epochs * steps_per_epoch,
+        desc="train estimator",
+        disable=not (progress and distributed.is_main()),
+    )
     for epoch in range(1, epochs + 1):
         perm = torch.randperm(len(images), generator=gen)
         total = 0.0
         network.train()
         for i in range(0, len(images), batch_size):
-            x = images[perm[i : i + batch_size]].float()
-            loss = estimator_loss(network, x, temperature)
+            batch = perm[i : i + batch_size]
+            x = images[batch[distributed.shard(len(batch))]].float()
+            loss = estimator_loss(model, x, temperature, batch_size=len(batch)) * world
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach()) * len(x)
+            total += float(loss.detach()) * len(batch) / world
             bar.update(1)
         network.eval()
         rate = restore_rates(network, images).exact
+        (total,) = distributed.all_sum([total])
         report.losses.append(total / len(images))
         report.train_exact.append(rate)
         bar.set_postfix(loss=f"{total / len(images):.4f}", exact=f"{rate:.5f}")

@@ -9,6 +9,7 @@ as the signed representative in ``[-(N // 2), N - N // 2 - 1]`` per axis, and
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -18,6 +19,9 @@ from equirestore._checks import check_batch
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.restore.estimator import Peaks, peaks
 from equirestore.shifts import shift, signed
+
+#: See :meth:`TranslationRestorer._chunk`: 2**20 values = 1,024 MNIST or 218 CIFAR images.
+CHUNK_VALUES = 2**20
 
 
 class TranslationRestorer(nn.Module):
@@ -79,7 +83,8 @@ class TranslationRestorer(nn.Module):
             ``(B, *N)`` in ``score_dtype``; its unique maximum is at the estimated shift.
         """
         x = self._check(x)
-        return self.estimator(x.to(self.score_dtype)).squeeze(1)
+        # the first layer reads x in score_dtype (circular_conv converts while reading)
+        return self.estimator(x).squeeze(1)
 
     def peaks(self, x: Tensor) -> Peaks:
         """Argmax (``position``, in ``[0, N)``) and top-two ``gap`` of the scores."""
@@ -97,12 +102,30 @@ class TranslationRestorer(nn.Module):
             A tie for the maximum resolves to the first index in row-major order; use
             :meth:`peaks` to see the gap and treat ``gap == 0`` as "no estimate".
         """
-        return signed(self.peaks(x).position, self.spatial)
+        x = self._check(x)
+        lin = torch.empty(len(x), dtype=torch.long, device=x.device)
+        step = self._chunk()
+        for i in range(0, len(x), step):
+            scores = self.estimator(x[i : i + step]).flatten(1)
+            lin[i : i + step] = scores.argmax(1)  # torch.argmax returns the first maximal index
+        return signed(torch.stack(torch.unravel_index(lin, self.spatial), 1), self.spatial)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Restore a batch and return ``(restored (B, C, *N), shift (B, dims))``."""
         s = self.estimate(x)
-        return shift(x, -s), s
+        if len(x) <= self._chunk():
+            return shift(x, -s), s
+        out = torch.empty_like(x)
+        step = self._chunk()
+        for i in range(0, len(x), step):
+            out[i : i + step] = shift(x[i : i + step], -s[i : i + step])
+        return out, s
+
+    def _chunk(self) -> int:
+        """Samples per internal chunk: large batches run in pieces of about
+        :data:`CHUNK_VALUES` input values, so that the FFT buffers are reused instead of
+        freshly mapped (and page-faulted) on every call (``results/performance.md``)."""
+        return max(1, CHUNK_VALUES // math.prod(self.input_shape))
 
     @torch.no_grad()
     def restore(self, x: Tensor) -> Tensor:
