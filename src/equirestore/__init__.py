@@ -15,7 +15,7 @@ input back restores it.
 
 from equirestore.data import load_dataset
 from equirestore.nn import CanonicalNetwork, CircularConv, circular_conv
-from equirestore.restore import TranslationRestorer, load_restorer, restore_rates
+from equirestore.restore import RotationRestorer, TranslationRestorer, load_restorer, restore_rates
 from equirestore.shifts import random_shifts, shift
 from equirestore.testing import assert_translation_equivariant, check_translation_equivariance
 
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CanonicalNetwork",
     "CircularConv",
+    "RotationRestorer",
     "TranslationRestorer",
     "__version__",
     "assert_translation_equivariant",

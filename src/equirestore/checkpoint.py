@@ -21,7 +21,9 @@ def save_checkpoint(obj: dict[str, Any], path: str | os.PathLike[str]) -> None:
         torch.save(obj, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike[str], expected_format: str) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike[str], expected_format: str | tuple[str, ...]
+) -> dict[str, Any]:
     """Load a checkpoint without executing pickled code and check its ``format`` tag.
 
     Raises:
@@ -40,11 +42,12 @@ def load_checkpoint(path: str | os.PathLike[str], expected_format: str) -> dict[
             f"objects that cannot be loaded safely): {e.__class__.__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}"
         ) from e
-    if not isinstance(obj, dict) or obj.get("format") != expected_format:
+    formats = (expected_format,) if isinstance(expected_format, str) else expected_format
+    if not isinstance(obj, dict) or obj.get("format") not in formats:
         found = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
+        wanted = " or ".join(repr(f) for f in formats)
         raise CheckpointError(
-            f"{p} holds {found!r}, not a {expected_format!r} checkpoint; "
-            "check that you passed the right file"
+            f"{p} holds {found!r}, not a {wanted} checkpoint; check that you passed the right file"
         )
     return obj
 

@@ -89,3 +89,27 @@ def test_zero_padding_is_not_equivariant_but_circular_padding_is():
     with pytest.raises(AssertionError):
         assert_translation_equivariant(lambda t: F.conv2d(t, w, padding=1), x)
     assert_translation_equivariant(lambda t: circular_conv(t, w), x, atol=1e-12)
+
+
+def test_cached_kernel_spectrum_follows_weight_changes():
+    conv = CircularConv(2, 3, 8, dims=2, bias=False).double()  # full-size: FFT path
+    x = torch.rand(4, 2, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        first = conv(x)
+        assert torch.equal(conv(x), first)  # served from the cache
+        conv.weight.mul_(2)  # in-place change bumps the version counter
+        torch.testing.assert_close(conv(x), 2 * first)
+        conv.load_state_dict({"weight": torch.zeros_like(conv.weight)})
+        assert conv(x).abs().max() == 0
+    with torch.inference_mode():
+        y = conv(x)
+    y2 = conv(x)  # grad enabled, weight requires grad: no cache, gradients flow
+    y2.sum().backward()
+    assert conv.weight.grad is not None and torch.equal(y, y2.detach())
+
+
+def test_layers_built_under_inference_mode_work():
+    with torch.inference_mode():
+        conv = CircularConv(1, 1, 8, dims=2, bias=False)
+        x = torch.rand(2, 1, 8, 8)
+        torch.testing.assert_close(conv(x), circular_conv(x, conv.weight, method="direct"))

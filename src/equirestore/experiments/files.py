@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from equirestore.data import list_images, read_image, write_image
 from equirestore.data.images import atomic_path
-from equirestore.restore.hub import load_restorer
+from equirestore.restore.hub import load_translation_restorer
 
 
 def _inputs(paths: list[str]) -> list[Path]:
@@ -72,7 +72,7 @@ def restore_files_command(a: argparse.Namespace) -> int:
     """Restore every input image; write ``<out>/<name>.png`` and ``<out>/shifts.json``."""
     from tqdm.auto import tqdm
 
-    restorer = load_restorer(a.restorer)
+    restorer = load_translation_restorer(a.restorer)
     c, *spatial = restorer.input_shape
     files = _inputs(a.images)
     _check_sizes(files, tuple(spatial), str(a.restorer))

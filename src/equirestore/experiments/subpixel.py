@@ -29,7 +29,7 @@ from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
 from equirestore.experiments.restorer import hardware
-from equirestore.restore.hub import load_restorer
+from equirestore.restore.hub import load_translation_restorer
 from equirestore.restore.subpixel import fractional_shift, refine_peaks
 from equirestore.shifts import random_shifts, shift
 
@@ -55,7 +55,7 @@ def evaluate(
         # evenly spaced, not the first N: the CIFAR-10 folders are sorted by class
         pick = torch.arange(limit) * len(images) // limit
         images, labels = images[pick], labels[pick]
-    restorer = load_restorer(dataset)
+    restorer = load_translation_restorer(dataset)
     classifier, _ = load_classifier(classifier_path)
     gen = torch.Generator().manual_seed(seed)
     s_true = (torch.rand(len(images), 2, generator=gen, dtype=torch.float64) - 0.5) * 8

@@ -24,7 +24,7 @@ from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
 from equirestore.experiments.restorer import hardware
-from equirestore.restore.hub import load_restorer, restorer_meta
+from equirestore.restore.hub import load_translation_restorer, restorer_meta
 from equirestore.restore.training import restore_rates
 from equirestore.restore.translation import TranslationRestorer
 from equirestore.shifts import random_shifts, shift
@@ -215,7 +215,7 @@ def table1_command(a: argparse.Namespace) -> int:
     if a.limit:
         images, labels = images[: a.limit], labels[: a.limit]
     restorer_name = a.restorer or a.dataset
-    restorer = load_restorer(restorer_name)
+    restorer = load_translation_restorer(restorer_name)
     classifier, ckpt = load_classifier(a.classifier)
     if tuple(ckpt["input_shape"]) != tuple(images.shape[1:]):
         raise ValueError(

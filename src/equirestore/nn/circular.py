@@ -25,6 +25,7 @@ Two numerically different but mathematically identical implementations:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -40,7 +41,7 @@ _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 #: direct ~ a * C_in * C_out * taps + b * C_in + c (the circular pad copies every input
 #: channel; a 1x1 filter needs no pad); FFT ~ d * (C_in + C_out) + e * C_in * C_out
 #: (the transforms, then the channel mixing in the frequency domain), whatever the kernel.
-DIRECT_COST = {1: (0.005, 3.0, 8.0), 2: (0.005, 3.0, 8.0), 3: (0.005, 1.5, 2.0)}
+DIRECT_COST = {1: (0.005, 2.0, 8.0), 2: (0.005, 2.0, 8.0), 3: (0.005, 1.5, 2.0)}
 FFT_COST = {1: (1.0, 0.2), 2: (1.0, 0.2), 3: (1.5, 0.3)}
 
 
@@ -90,6 +91,7 @@ def circular_conv(
     weight: Tensor,
     dilation: int | tuple[int, ...] = 1,
     method: Method = "auto",
+    spectrum: Callable[[Tensor, tuple[int, ...], tuple[int, ...]], Tensor] | None = None,
 ) -> Tensor:
     """Multi-channel circular filter ``W * x`` of Equation (3) (no bias).
 
@@ -98,6 +100,8 @@ def circular_conv(
         weight: ``(C_out, C_in, *k)``, same number of spatial axes as ``x``.
         dilation: spacing between kernel taps ("sparse" filters, Appendix D).
         method: ``"direct"``, ``"fft"`` or ``"auto"`` (the faster one by :func:`prefer_fft`).
+        spectrum: how the FFT path gets the kernel's spectrum (default
+            :func:`kernel_spectrum`; :class:`CircularConv` passes a cached one).
 
     Returns:
         ``(B, C_out, *N)`` in ``weight``'s dtype (``x`` is converted as it is read, so a
@@ -134,7 +138,13 @@ def circular_conv(
         return _CONV[dims](xp, weight, dilation=dil)
     if method != "fft":
         raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
-    return _fft_correlate(x, fold_kernel(weight, spatial, dil))
+    return _fft_correlate(x, (spectrum or kernel_spectrum)(weight, spatial, dil))
+
+
+def kernel_spectrum(weight: Tensor, spatial: tuple[int, ...], dilation: tuple[int, ...]) -> Tensor:
+    """``conj(fftn(K))`` of the folded kernel ``K`` (:func:`fold_kernel`), ``(C_out, C_in, *N)``."""
+    kernel = fold_kernel(weight, spatial, dilation)
+    return torch.fft.fftn(kernel, dim=tuple(range(-len(spatial), 0))).conj()
 
 
 def _pack_pairs(x: Tensor, dtype: torch.dtype) -> Tensor:
@@ -154,30 +164,33 @@ def _pack_pairs(x: Tensor, dtype: torch.dtype) -> Tensor:
     return z
 
 
-def _fft_correlate(x: Tensor, kernel: Tensor) -> Tensor:
-    """Circular cross-correlation of real ``x (B, C_in, *N)`` with a real full-grid
-    ``kernel (C_out, C_in, *N)``, via the convolution theorem.
+def _mix(zf: Tensor, kf: Tensor) -> Tensor:
+    """``sum_c zf[:, c] * kf[:, c]``: ``(h, C_in, *F) x (C_out, C_in, *F) -> (h, C_out, *F)``."""
+    grad = zf.requires_grad or kf.requires_grad
+    if zf.shape[1] == 1 and kf.shape[0] == 1 and not grad:
+        return zf.mul_(kf[:, 0])  # the common single-filter estimator: no new buffer
+    yf = zf[:, 0:1] * kf[:, 0]
+    for c in range(1, zf.shape[1]):
+        z_c, k_c = zf[:, c : c + 1], kf[:, c]
+        yf = yf.addcmul(z_c, k_c) if grad else yf.addcmul_(z_c, k_c)
+    return yf
 
-    ``W * x = IDFT(DFT(x) · conj(DFT(K)))``. Because the map is real-linear, two real
-    samples share one complex transform: with ``z = x_a + i x_b`` the real and imaginary
-    parts of ``IDFT(DFT(z) · conj(DFT(K)))`` are the outputs for ``x_a`` and ``x_b``. This
-    halves the transforms and avoids the (on CPU, slow) complex-to-real inverse.
+
+def _fft_correlate(x: Tensor, kf: Tensor) -> Tensor:
+    """Circular cross-correlation of real ``x (B, C_in, *N)`` with the full-grid kernel
+    whose conjugate spectrum is ``kf (C_out, C_in, *N)`` (:func:`kernel_spectrum`).
+
+    ``W * x = IDFT(DFT(x) · conj(DFT(K)))``. Two real samples share one complex
+    transform: with ``z = x_a + i x_b`` the real and imaginary parts of
+    ``IDFT(DFT(z) · conj(DFT(K)))`` are the outputs for ``x_a`` and ``x_b`` (the map is
+    real-linear). This halves the transforms and avoids the complex-to-real inverse,
+    which is slow on the CPU (``results/performance.md``).
     """
-    b, c_in = x.shape[:2]
+    b = x.shape[0]
     spatial = tuple(x.shape[2:])
     fdims = tuple(range(-len(spatial), 0))
-    zf = torch.fft.fftn(_pack_pairs(x, kernel.dtype), dim=fdims)
-    kf = torch.fft.fftn(kernel, dim=fdims).conj()
-    grad = zf.requires_grad or kf.requires_grad
-    if c_in == 1 and kernel.shape[0] == 1 and not grad:
-        yf = zf.mul_(kf[:, 0])  # the common single-filter estimator: no new buffer
-    else:
-        # sum over input channels: (h, 1, *N) * (C_out, *N) accumulated into (h, C_out, *N)
-        yf = zf[:, 0:1] * kf[:, 0]
-        for c in range(1, c_in):
-            z_c, k_c = zf[:, c : c + 1], kf[:, c]
-            yf = yf.addcmul(z_c, k_c) if grad else yf.addcmul_(z_c, k_c)
-    y = torch.fft.ifftn(yf, dim=fdims)
+    zf = torch.fft.fftn(_pack_pairs(x, kf.real.dtype), dim=fdims)
+    y = torch.fft.ifftn(_mix(zf, kf), dim=fdims)
     return torch.cat([y.real, y.imag])[:b]
 
 
@@ -221,11 +234,32 @@ class CircularConv(nn.Module):
         self.method: Method = method
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *ks))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self._spectra: dict[tuple[object, ...], Tensor] = {}
         fan_in = in_channels * math.prod(ks)
         nn.init.uniform_(self.weight, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
 
+    def _spectrum(
+        self, weight: Tensor, spatial: tuple[int, ...], dilation: tuple[int, ...]
+    ) -> Tensor:
+        """:func:`kernel_spectrum`, remembered between calls while the weight is unchanged
+        (its version counter, storage, dtype and the grid are the key) and no gradient
+        is needed; during training it is recomputed so that gradients flow, and so it is
+        for weights created under ``torch.inference_mode`` (they have no version)."""
+        if (torch.is_grad_enabled() and weight.requires_grad) or weight.is_inference():
+            # inference tensors keep no version counter: nothing safe to key a cache on
+            return kernel_spectrum(weight, spatial, dilation)
+        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, spatial)
+        cached = self._spectra.get(key)
+        if cached is None:
+            # a normal tensor even under inference_mode, so that it can be reused anywhere
+            with torch.inference_mode(False), torch.no_grad():
+                cached = kernel_spectrum(weight, spatial, dilation)
+            self._spectra = {k: v for k, v in self._spectra.items() if k[1:] != key[1:]}
+            self._spectra[key] = cached
+        return cached
+
     def forward(self, x: Tensor) -> Tensor:
-        y = circular_conv(x, self.weight, self.dilation, self.method)
+        y = circular_conv(x, self.weight, self.dilation, self.method, self._spectrum)
         if self.bias is not None:
             y = y + self.bias.view(1, -1, *([1] * self.dims))
         return y

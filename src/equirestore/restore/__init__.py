@@ -1,7 +1,15 @@
-"""Translation estimators and restorers (Section 4)."""
+"""Translation and rotation estimators and restorers (Sections 4 and 5.2)."""
 
 from equirestore.restore.estimator import Peaks, exact_mask, peaks
-from equirestore.restore.hub import SHIPPED, load_restorer, restorer_meta, save_restorer
+from equirestore.restore.hub import (
+    SHIPPED,
+    load_restorer,
+    load_rotation_restorer,
+    load_translation_restorer,
+    restorer_meta,
+    save_restorer,
+)
+from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.training import (
     RestoreRates,
     estimator_loss,
@@ -16,11 +24,14 @@ __all__ = [
     "SHIPPED",
     "Peaks",
     "RestoreRates",
+    "RotationRestorer",
     "TranslationRestorer",
     "estimator_loss",
     "exact_mask",
     "init_estimator",
     "load_restorer",
+    "load_rotation_restorer",
+    "load_translation_restorer",
     "moment_filter",
     "peaks",
     "restore_rates",
