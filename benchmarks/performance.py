@@ -45,8 +45,7 @@ from torch import Tensor
 import equirestore
 from equirestore.classifiers.models import SmallCNN, resnet18_small
 from equirestore.data import DatasetNotFoundError, load_dataset
-from equirestore.data.images import atomic_path
-from equirestore.experiments.restorer import hardware
+from equirestore.experiments.report import write_report
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.circular import CircularConv, circular_conv, prefer_fft
 from equirestore.restore.translation import TranslationRestorer
@@ -469,13 +468,7 @@ def main() -> int:
         res["volumes"] = section_volumes()
         res["training"] = section_training(Path(d))
         res["memory"] = section_memory(Path(d))
-    res.update(hardware=hardware(), date=time.strftime("%Y-%m-%d"))
-    res["seconds"] = time.perf_counter() - t0
-    text = markdown(res)
-    for suffix, body in ((".json", json.dumps(res, indent=2) + "\n"), (".md", text)):
-        with atomic_path(a.out + suffix) as tmp:
-            tmp.write_text(body)
-    print(text)
+    write_report(a.out, res, markdown, t0)
     return 0
 
 

@@ -11,7 +11,6 @@ as three orthogonal maximum-intensity projections.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -23,7 +22,7 @@ from torch import Tensor
 
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
-from equirestore.experiments.restorer import hardware
+from equirestore.experiments.report import write_report
 from equirestore.restore.hub import load_translation_restorer, restorer_meta
 from equirestore.restore.training import restore_rates
 from equirestore.restore.translation import TranslationRestorer
@@ -91,6 +90,34 @@ def figure5(
     plt.close(fig)
 
 
+def markdown(res: dict[str, Any]) -> str:
+    """The Markdown report."""
+    tr, te = res["rates"]["train"], res["rates"]["test"]
+    return (
+        "# 3-D restoration on generated 3D-MNIST (Section 5.1, Figure 5)\n\n"
+        "Volumes: `equirestore.data.mnist3d` (MNIST digit -> extruded, tilted point cloud -> "
+        "16^3 voxels -> 8-voxel zero padding -> centred by rounded centre of mass), 10,000 "
+        "train / 2,000 test. Restorer: one 32x32x32 circular filter, the closed-form moment "
+        f"filter (`{res['restorer_meta'].get('command', res['restorer'])}`).\n\n"
+        "| set | volumes | exact restore (unique max at 0; ties fail) | within 1 voxel | ties |\n"
+        "|---|---|---|---|---|\n"
+        f"| train | {tr['n']:,} | **{100 * tr['exact']:.2f}%** | {100 * tr['within_one']:.2f}% | "
+        f"{100 * tr['ties']:.2f}% |\n"
+        f"| test | {te['n']:,} | **{100 * te['exact']:.2f}%** | {100 * te['within_one']:.2f}% | "
+        f"{100 * te['ties']:.2f}% |\n\n"
+        "Consistency `restore(shift(x)) == restore(x)` bit for bit, "
+        f"{res['trials']} uniformly random circular shifts along all three axes per test "
+        f"volume: **{100 * res['consistency']:.3f}%** of {res['consistency_trials']:,}.\n\n"
+        f"![figure 5]({Path(res['figure5']).name})\n\n"
+        "Figure 5: test volumes (rows) original, shifted by up to 8 voxels per axis, and "
+        "restored, each shown as maximum-intensity projections along depth, rows and "
+        "columns.\n\n"
+        f"Command: `{res['command']}`; seed {res['seed']}; wall time {res['seconds']:.0f} s; "
+        f"{res['hardware']['cores']} cores ({res['hardware']['cpu']}), torch "
+        f"{res['hardware']['torch']}; {res['date']}.\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--out", default="results/mnist3d", help="output stem")
@@ -115,39 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         "consistency": same / total,
         "consistency_trials": total,
         "seed": a.seed,
+        "trials": a.trials,
         "figure5": a.out + "_figure5.png",
     }
     figure5(restorer, test, Path(res["figure5"]), a.seed)
-    res.update(hardware=hardware(), date=time.strftime("%Y-%m-%d"))
-    res["seconds"] = time.perf_counter() - t0
-    tr, te = rates["train"], rates["test"]
-    text = (
-        "# 3-D restoration on generated 3D-MNIST (Section 5.1, Figure 5)\n\n"
-        "Volumes: `equirestore.data.mnist3d` (MNIST digit -> extruded, tilted point cloud -> "
-        "16^3 voxels -> 8-voxel zero padding -> centred by rounded centre of mass), 10,000 "
-        "train / 2,000 test. Restorer: one 32x32x32 circular filter, the closed-form moment "
-        f"filter (`{restorer_meta(a.restorer).get('command', a.restorer)}`).\n\n"
-        "| set | volumes | exact restore (unique max at 0; ties fail) | within 1 voxel | ties |\n"
-        "|---|---|---|---|---|\n"
-        f"| train | {tr['n']:,} | **{100 * tr['exact']:.2f}%** | {100 * tr['within_one']:.2f}% | "
-        f"{100 * tr['ties']:.2f}% |\n"
-        f"| test | {te['n']:,} | **{100 * te['exact']:.2f}%** | {100 * te['within_one']:.2f}% | "
-        f"{100 * te['ties']:.2f}% |\n\n"
-        f"Consistency `restore(shift(x)) == restore(x)` bit for bit, {a.trials} uniformly random "
-        f"circular shifts along all three axes per test volume: **{100 * same / total:.3f}%** "
-        f"({same:,} of {total:,}).\n\n"
-        f"![figure 5]({Path(res['figure5']).name})\n\n"
-        "Figure 5: test volumes (rows) original, shifted by up to 8 voxels per axis, and "
-        "restored, each shown as maximum-intensity projections along depth, rows and "
-        "columns.\n\n"
-        f"Command: `{res['command']}`; seed {a.seed}; wall time {res['seconds']:.0f} s; "
-        f"{res['hardware']['cores']} cores ({res['hardware']['cpu']}), torch "
-        f"{res['hardware']['torch']}; {res['date']}.\n"
-    )
-    for suffix, body in ((".json", json.dumps(res, indent=2) + "\n"), (".md", text)):
-        with atomic_path(a.out + suffix) as tmp:
-            tmp.write_text(body)
-    print(text)
+    write_report(a.out, res, markdown, t0)
     return 0
 
 

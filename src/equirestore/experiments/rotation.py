@@ -14,7 +14,6 @@ without and with the restorer, and translation + rotation together.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from torch import Tensor
 from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
+from equirestore.experiments.report import write_report
 from equirestore.experiments.restorer import hardware
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.polar import rotate
@@ -358,13 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval": evaluate(restorer, classifier, a.seed),
     }
     plots(restorer, res["eval"], a.out, a.seed)
-    res.update(hardware=hardware(), date=time.strftime("%Y-%m-%d"))
-    res["seconds"] = time.perf_counter() - t0
-    text = markdown(res)
-    for suffix, body in ((".json", json.dumps(res, indent=2) + "\n"), (".md", text)):
-        with atomic_path(a.out + suffix) as tmp:
-            tmp.write_text(body)
-    print(text)
+    write_report(a.out, res, markdown, t0)
     return 0
 
 

@@ -17,7 +17,6 @@ restored with the plain restorer.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
@@ -27,8 +26,7 @@ from torch import Tensor
 
 from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
-from equirestore.data.images import atomic_path
-from equirestore.experiments.restorer import hardware
+from equirestore.experiments.report import write_report
 from equirestore.restore.hub import load_translation_restorer
 from equirestore.restore.subpixel import fractional_shift, refine_peaks
 from equirestore.shifts import random_shifts, shift
@@ -200,13 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": a.seed,
         "datasets": [evaluate(d, path, limits.get(d), a.seed) for d, path in classifiers.items()],
     }
-    res.update(hardware=hardware(), date=time.strftime("%Y-%m-%d"))
-    res["seconds"] = time.perf_counter() - t0
-    text = markdown(res)
-    for suffix, body in ((".json", json.dumps(res, indent=2) + "\n"), (".md", text)):
-        with atomic_path(a.out + suffix) as tmp:
-            tmp.write_text(body)
-    print(text)
+    write_report(a.out, res, markdown, t0)
     return 0
 
 

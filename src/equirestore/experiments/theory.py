@@ -10,7 +10,6 @@ writes ``<out>.md``, ``<out>.json`` and ``<out>_fractional.png``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -25,7 +24,7 @@ from torch import Tensor
 
 from equirestore.data import DatasetNotFoundError, load_dataset
 from equirestore.data.images import atomic_path
-from equirestore.experiments.restorer import hardware
+from equirestore.experiments.report import write_report
 from equirestore.nn.circular import CircularConv, circular_conv
 from equirestore.shifts import shift
 from equirestore.testing import check_translation_equivariance
@@ -509,13 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     res["fractional"] = fractional_equivariance([i / 16 for i in range(17)])
     res["plot"] = a.out + "_fractional.png"
     fractional_plot(res["fractional"], Path(res["plot"]))
-    res.update(hardware=hardware(), date=time.strftime("%Y-%m-%d"))
-    res["seconds"] = time.perf_counter() - t0
-    text = markdown(res)
-    for suffix, body in ((".json", json.dumps(res, indent=2) + "\n"), (".md", text)):
-        with atomic_path(a.out + suffix) as tmp:
-            tmp.write_text(body)
-    print(text)
+    write_report(a.out, res, markdown, t0)
     return 0
 
 
