@@ -18,8 +18,12 @@ Two numerically different but mathematically identical implementations:
   from the same products in the same order whatever the shift, so the result is
   bit-for-bit equivariant.
 * ``"fft"``: the kernel is folded onto the full periodic grid and the correlation is
-  ``irfftn(X * conj(K))``. Cheaper for large ("full-size") kernels; equivariant up to
-  floating-point rounding.
+  ``ifftn(fftn(x) * conj(fftn(K)))``, two real samples packed into one complex
+  transform. Cheaper for large ("full-size") kernels and few channels; equivariant up
+  to floating-point rounding.
+
+``method="auto"`` chooses between them with :func:`prefer_fft`, a cost model fitted to
+the timings of ``benchmarks/performance.py``.
 """
 
 from __future__ import annotations

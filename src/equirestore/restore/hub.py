@@ -1,8 +1,9 @@
 """Shipped restorers and restorer checkpoints.
 
 A restorer checkpoint is a plain dict of tensors, strings and numbers (see
-:meth:`TranslationRestorer.checkpoint`), loaded with ``torch.load(weights_only=True)``
-so that no pickled code runs.
+:meth:`TranslationRestorer.checkpoint` and :meth:`RotationRestorer.checkpoint`; its
+``format`` says which), loaded with ``torch.load(weights_only=True)`` so that no pickled
+code runs.
 """
 
 from __future__ import annotations
