@@ -72,3 +72,29 @@ def test_batch_norm_and_subsampling_commute_with_the_group(mirror):
     moved = spatial_max_pool(shift(y.flatten(1, 2), st).view_as(y))
     pooled = spatial_max_pool(y)
     torch.testing.assert_close(moved, shift(pooled.flatten(1, 2), st // 2).view_as(pooled))
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_p4cnn_logits_are_invariant_to_every_group_element(mirror):
+    from equirestore.gcnn import P4CNN
+
+    torch.manual_seed(0)
+    net = P4CNN(mirror=mirror).double()
+    net.train()
+    net(torch.rand(8, 1, 28, 28, dtype=torch.float64))  # non-trivial batch-norm statistics
+    net.eval()
+    x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    with torch.no_grad():
+        ref = net(x)
+        for g in net.group.elements:
+            torch.testing.assert_close(net(net.group.transform(x, g)), ref, atol=1e-10, rtol=0)
+    assert ref.shape == (3, 10)
+
+
+def test_z2cnn_and_p4cnn_have_comparable_sizes():
+    from equirestore.gcnn import P4CNN, Z2CNN
+
+    z2 = sum(p.numel() for p in Z2CNN().parameters())
+    p4 = sum(p.numel() for p in P4CNN().parameters())
+    assert Z2CNN()(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert 0.5 < p4 / z2 < 2.0
