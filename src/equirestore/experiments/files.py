@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from equirestore.data import list_images, read_image, write_image
 from equirestore.data.images import atomic_path
 from equirestore.restore.hub import load_translation_restorer
+from equirestore.shifts import shift, signed
 
 
 def _inputs(paths: list[str]) -> list[Path]:
@@ -90,8 +91,9 @@ def restore_files_command(a: argparse.Namespace) -> int:
         done = 0
         for x in tqdm(loader, desc="restore", unit="batch", disable=len(loader) < 2):
             with torch.inference_mode():
-                restored, shifts = restorer(x)
-                gaps = restorer.peaks(x).gap
+                pk = restorer.peaks(x)  # one estimator pass: the shift and its gap
+                shifts = signed(pk.position, restorer.spatial)
+                restored, gaps = shift(x, -shifts), pk.gap
             for img, s, g in zip(restored, shifts, gaps, strict=True):
                 arr = (img.clamp(0, 1) * 255).round().byte()
                 arr_np = arr[0].numpy() if c == 1 else arr.permute(1, 2, 0).numpy()

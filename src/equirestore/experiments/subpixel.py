@@ -27,9 +27,10 @@ from torch import Tensor
 from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.experiments.report import write_report
+from equirestore.restore.estimator import argmax_position
 from equirestore.restore.hub import load_translation_restorer
 from equirestore.restore.subpixel import fractional_shift, refine_peaks
-from equirestore.shifts import random_shifts, shift
+from equirestore.shifts import random_shifts, shift, signed
 
 
 def zero_fill_shift(x: Tensor, s: Tensor) -> Tensor:
@@ -74,7 +75,7 @@ def evaluate(
             x, y, s = images[i : i + batch], labels[i : i + batch], s_true[i : i + batch]
             xs = fractional_shift(x, s, method)
             scores = restorer.scores(xs)
-            est_int = restorer.estimate(xs)
+            est_int = signed(argmax_position(scores), restorer.spatial)  # == estimate(xs)
             est_sub = refine_peaks(scores)
             outs = {
                 "shifted": xs,

@@ -33,6 +33,13 @@ class Peaks(NamedTuple):
     gap: Tensor
 
 
+def argmax_position(scores: Tensor) -> Tensor:
+    """``LongTensor (B, len(N))``: the maximum of each ``scores (B, *N)`` per axis, in
+    ``[0, N)``; on a tie the first maximal index in row-major order (``torch.argmax``)."""
+    lin = scores.reshape(scores.shape[0], -1).argmax(1)
+    return torch.stack(torch.unravel_index(lin, tuple(scores.shape[1:])), dim=1)
+
+
 def peaks(scores: Tensor) -> Peaks:
     """Locate the maximum of each estimator output.
 
@@ -42,17 +49,11 @@ def peaks(scores: Tensor) -> Peaks:
     Returns:
         :class:`Peaks` with ``position (B, len(N))`` and ``gap (B,)``.
     """
-    spatial = tuple(scores.shape[1:])
     flat = scores.reshape(scores.shape[0], -1)
     if flat.shape[1] < 2:
         raise ValueError("an estimator output needs at least two components")
-    top = flat.topk(2, dim=1)
-    lin = top.indices[:, 0]
-    # topk's order among equal values is unspecified: take the first maximal index.
-    is_max = flat == top.values[:, :1]
-    lin = torch.where(top.values[:, 0] == top.values[:, 1], is_max.int().argmax(1), lin)
-    index = torch.stack(torch.unravel_index(lin, spatial), dim=1)
-    return Peaks(position=index, gap=top.values[:, 0] - top.values[:, 1])
+    top = flat.topk(2, dim=1).values  # topk's order among equal values is unspecified
+    return Peaks(position=argmax_position(scores), gap=top[:, 0] - top[:, 1])
 
 
 def exact_mask(scores: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from equirestore.restore.estimator import argmax_position
 from equirestore.restore.translation import TranslationRestorer
 from equirestore.shifts import shift, signed
 
@@ -74,20 +75,20 @@ def refine_peaks(scores: Tensor) -> Tensor:
     and its two circular neighbours, clamped to ``[-0.5, 0.5]`` (0 where it is flat).
     """
     spatial = tuple(scores.shape[1:])
-    flat = scores.reshape(len(scores), -1)
-    lin = flat.argmax(1)
-    pos = torch.stack(torch.unravel_index(lin, spatial), 1)
-    y0 = flat.gather(1, lin[:, None])[:, 0]
+    pos = argmax_position(scores)
+    batch = torch.arange(len(scores))
+
+    def value(p: Tensor) -> Tensor:
+        return scores[(batch, *p.unbind(1))]
+
+    y0 = value(pos)
     out = signed(pos, spatial).to(torch.float64)
     for axis, n in enumerate(spatial):
         vals = []
         for d in (-1, 1):
             p = pos.clone()
             p[:, axis] = (p[:, axis] + d) % n
-            idx = torch.zeros(len(p), dtype=torch.long)
-            for a, m in enumerate(spatial):
-                idx = idx * m + p[:, a]
-            vals.append(flat.gather(1, idx[:, None])[:, 0])
+            vals.append(value(p))
         ym, yp = vals
         curv = (ym - 2 * y0 + yp).to(torch.float64)
         off = torch.where(

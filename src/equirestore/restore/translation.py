@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from equirestore._checks import check_batch
 from equirestore.nn.canonical import CanonicalNetwork
-from equirestore.restore.estimator import Peaks, peaks
+from equirestore.restore.estimator import Peaks, argmax_position, peaks
 from equirestore.shifts import shift, signed
 
 #: See :meth:`TranslationRestorer._chunk`: 2**20 values = 1,024 MNIST or 218 CIFAR images.
@@ -103,12 +103,11 @@ class TranslationRestorer(nn.Module):
             :meth:`peaks` to see the gap and treat ``gap == 0`` as "no estimate".
         """
         x = self._check(x)
-        lin = torch.empty(len(x), dtype=torch.long, device=x.device)
+        pos = torch.empty(len(x), self.dims, dtype=torch.long, device=x.device)
         step = self._chunk()
         for i in range(0, len(x), step):
-            scores = self.estimator(x[i : i + step]).flatten(1)
-            lin[i : i + step] = scores.argmax(1)  # torch.argmax returns the first maximal index
-        return signed(torch.stack(torch.unravel_index(lin, self.spatial), 1), self.spatial)
+            pos[i : i + step] = argmax_position(self.estimator(x[i : i + step]).squeeze(1))
+        return signed(pos, self.spatial)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Restore a batch and return ``(restored (B, C, *N), shift (B, dims))``."""
