@@ -23,30 +23,11 @@ from torch import Tensor
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
 from equirestore.experiments.report import write_report
+from equirestore.experiments.table1 import consistency
 from equirestore.restore.hub import load_translation_restorer, restorer_meta
 from equirestore.restore.training import restore_rates
 from equirestore.restore.translation import TranslationRestorer
 from equirestore.shifts import shift
-
-
-@torch.no_grad()
-def consistency_trials(
-    restorer: TranslationRestorer, volumes: Tensor, trials: int, seed: int, batch: int = 250
-) -> tuple[int, int]:
-    """``restore(shift(x, s)) == restore(x)`` for ``trials`` uniform shifts per volume
-    (all three axes); returns ``(agreeing, total)``."""
-    gen = torch.Generator().manual_seed(seed)
-    same = total = 0
-    for i in range(0, len(volumes), batch):
-        x = volumes[i : i + batch]
-        base = restorer.restore(x)
-        for _ in range(trials):
-            s = torch.stack(
-                [torch.randint(0, n, (len(x),), generator=gen) for n in restorer.spatial], 1
-            )
-            same += int((restorer.restore(shift(x, s)) == base).flatten(1).all(1).sum())
-            total += len(x)
-    return same, total
 
 
 def figure5(
@@ -133,14 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         "train": asdict(restore_rates(restorer.estimator, train)),
         "test": asdict(restore_rates(restorer.estimator, test)),
     }
-    same, total = consistency_trials(restorer, test, a.trials, a.seed)
+    cons = consistency(restorer, test, seed=a.seed, batch_size=250, trials=a.trials)
     res: dict[str, Any] = {
         "command": "python -m equirestore.experiments.mnist3d " + " ".join(sys.argv[1:]),
         "restorer": a.restorer,
         "restorer_meta": restorer_meta(a.restorer),
         "rates": rates,
-        "consistency": same / total,
-        "consistency_trials": total,
+        "consistency": cons,
+        "consistency_trials": a.trials * len(test),
         "seed": a.seed,
         "trials": a.trials,
         "figure5": a.out + "_figure5.png",

@@ -44,23 +44,32 @@ PAPER_TABLE1 = {
 
 @torch.no_grad()
 def consistency(
-    restorer: TranslationRestorer, images: Tensor, seed: int = 0, batch_size: int = 1000
+    restorer: TranslationRestorer,
+    images: Tensor,
+    seed: int = 0,
+    batch_size: int = 1000,
+    trials: int = 1,
 ) -> float:
-    """Fraction of images with ``restore(shift(x, s)) == restore(x)`` exactly, ``s`` uniform
-    over the whole grid (one random shift per image). Batched; sharded under torchrun."""
+    """Fraction of (image, shift) pairs with ``restore(shift(x, s)) == restore(x)`` exactly,
+    ``s`` uniform over the whole grid, ``trials`` random shifts per image. Batched;
+    sharded under torchrun."""
     gen = torch.Generator().manual_seed(seed)
-    s_all = torch.stack(
-        [torch.randint(0, n, (len(images),), generator=gen) for n in restorer.spatial], 1
-    )
+    s_all = [
+        torch.stack(
+            [torch.randint(0, n, (len(images),), generator=gen) for n in restorer.spatial], 1
+        )
+        for _ in range(trials)
+    ]
     mine = distributed.shard(len(images))
-    x_mine, s_mine = images[mine], s_all[mine]
+    x_mine, s_mine = images[mine], [s[mine] for s in s_all]
     same = 0
     for i in range(0, len(x_mine), batch_size):
         x = x_mine[i : i + batch_size]
         a = restorer.restore(x)
-        b = restorer.restore(shift(x, s_mine[i : i + batch_size]))
-        same += int((a == b).flatten(1).all(1).sum())
-    return distributed.all_sum([same])[0] / len(images)
+        for s in s_mine:
+            b = restorer.restore(shift(x, s[i : i + batch_size]))
+            same += int((a == b).flatten(1).all(1).sum())
+    return distributed.all_sum([same])[0] / (trials * len(images))
 
 
 @torch.no_grad()
