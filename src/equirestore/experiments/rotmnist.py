@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from equirestore.classifiers.training import load_classifier
+from equirestore.classifiers.training import load_classifier, predict
 from equirestore.data import load_dataset
 from equirestore.experiments.report import write_report
 from equirestore.gcnn import P4CNN, Z2CNN
@@ -64,16 +64,9 @@ def train(model: nn.Module, x: Tensor, y: Tensor, epochs: int, seed: int) -> flo
     return time.perf_counter() - start
 
 
-@torch.no_grad()
 def error(model: nn.Module, x: Tensor, y: Tensor, transform: Any = None) -> float:
-    model.eval()
-    wrong = 0
-    for i in range(0, len(x), 1000):
-        xb = x[i : i + 1000]
-        if transform is not None:
-            xb = transform(xb)
-        wrong += int((model(xb.float()).argmax(1) != y[i : i + 1000]).sum())
-    return 100 * wrong / len(x)
+    """Test error (%) of ``model`` on ``x``, optionally behind ``transform``."""
+    return 100 * float((predict(model, x, 1000, transform) != y).double().mean())
 
 
 @torch.no_grad()
