@@ -22,7 +22,7 @@ from torch import Tensor
 
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
-from equirestore.experiments.report import write_report
+from equirestore.experiments.report import provenance, write_report
 from equirestore.experiments.table1 import consistency
 from equirestore.restore.hub import load_translation_restorer, restorer_meta
 from equirestore.restore.training import restore_rates
@@ -92,10 +92,7 @@ def markdown(res: dict[str, Any]) -> str:
         f"![figure 5]({Path(res['figure5']).name})\n\n"
         "Figure 5: test volumes (rows) original, shifted by up to 8 voxels per axis, and "
         "restored, each shown as maximum-intensity projections along depth, rows and "
-        "columns.\n\n"
-        f"Command: `{res['command']}`; seed {res['seed']}; wall time {res['seconds']:.0f} s; "
-        f"{res['hardware']['cores']} cores ({res['hardware']['cpu']}), torch "
-        f"{res['hardware']['torch']}; {res['date']}.\n"
+        "columns.\n\n" + provenance(res, res["seed"]) + "\n"
     )
 
 

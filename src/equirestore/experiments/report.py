@@ -13,6 +13,17 @@ from equirestore.data.images import atomic_path
 from equirestore.experiments.restorer import hardware
 
 
+def provenance(res: dict[str, Any], seed: int | None) -> str:
+    """``Command: `...`; seed S; wall time T s; <cores> cores (<cpu>), torch <v>; <date>.``
+    for a report completed by :func:`write_report` (``seed=None`` leaves the seed out)."""
+    hw = res["hardware"]
+    seed_part = f"seed {seed}; " if seed is not None else ""
+    return (
+        f"Command: `{res['command']}`; {seed_part}wall time {res['seconds']:.0f} s; "
+        f"{hw['cores']} cores ({hw['cpu']}), torch {hw['torch']}; {res['date']}."
+    )
+
+
 def write_report(
     out: str, res: dict[str, Any], render: Callable[[dict[str, Any]], str], started: float
 ) -> str:

@@ -25,7 +25,7 @@ from torch import Tensor
 from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
-from equirestore.experiments.report import write_report
+from equirestore.experiments.report import provenance, write_report
 from equirestore.experiments.restorer import hardware
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.polar import rotate
@@ -301,9 +301,7 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "Figure 6: original, rotated and restored test digits with the estimated angle.",
         "",
-        f"Command: `{res['command']}`; seed {res['seed']}; wall time {res['seconds']:.0f} s; "
-        f"{res['hardware']['cores']} cores ({res['hardware']['cpu']}), torch "
-        f"{res['hardware']['torch']}; {res['date']}.",
+        provenance(res, res["seed"]),
         "",
     ]
     return "\n".join(lines)

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from equirestore.classifiers.training import load_classifier, predict
 from equirestore.data import load_dataset
-from equirestore.experiments.report import write_report
+from equirestore.experiments.report import provenance, write_report
 from equirestore.gcnn import P4CNN, Z2CNN
 from equirestore.polar import rotate
 from equirestore.restore.hub import load_rotation_restorer
@@ -95,9 +95,7 @@ def markdown(res: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"Command: `{res['command']}`; wall time {res['seconds']:.0f} s; "
-        f"{res['hardware']['cores']} cores ({res['hardware']['cpu']}), torch "
-        f"{res['hardware']['torch']}; {res['date']}.",
+        provenance(res, None),
         "",
     ]
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
-from equirestore.experiments.report import write_report
+from equirestore.experiments.report import provenance, write_report
 from equirestore.restore.estimator import argmax_position
 from equirestore.restore.hub import load_translation_restorer
 from equirestore.restore.subpixel import fractional_shift, refine_peaks
@@ -116,10 +116,7 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "# Beyond the paper: sub-pixel and zero-filled translations",
         "",
-        f"Command: `{res['command']}`; seed {res['seed']}; wall time {res['seconds']:.0f} s; "
-        f"{res['hardware']['cores']} cores ({res['hardware']['cpu']}), torch "
-        f"{res['hardware']['torch']}; {res['date']}. Classifiers as in Table 1 "
-        "(`results/table1_*.md`).",
+        provenance(res, res["seed"]) + " Classifiers as in Table 1 (`results/table1_*.md`).",
         "",
         "## Fractional shifts, uniform in [-4, 4] pixels per axis (circular)",
         "",

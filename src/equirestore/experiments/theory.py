@@ -24,7 +24,7 @@ from torch import Tensor
 
 from equirestore.data import DatasetNotFoundError, load_dataset
 from equirestore.data.images import atomic_path
-from equirestore.experiments.report import write_report
+from equirestore.experiments.report import provenance, write_report
 from equirestore.nn.circular import CircularConv, circular_conv
 from equirestore.shifts import shift
 from equirestore.testing import check_translation_equivariance
@@ -318,9 +318,7 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "# The theory, measured",
         "",
-        f"Command: `{res['command']}`; seed 0; wall time {res['seconds']:.0f} s; "
-        f"{res['hardware']['cores']} cores ({res['hardware']['cpu']}), torch "
-        f"{res['hardware']['torch']}; {res['date']}.",
+        provenance(res, 0),
         "",
         "## 1. Theorem 3.4 / Corollary 3.6 on common layers",
         "",
