@@ -59,11 +59,14 @@ class Group:
         y = torch.rot90(x, g[1], (-2, -1))
         return torch.flip(y, (-1,)) if g[0] else y
 
+    def permutation(self, g: tuple[int, int]) -> list[int]:
+        """Indices of ``g^-1 h`` for every ``h``: how ``g`` reorders the group axis."""
+        gi = self.inverse(g)
+        return [self.index(self.compose(gi, h)) for h in self.elements]
+
     def act(self, y: Tensor, g: tuple[int, int]) -> Tensor:
         """``g`` acting on a G-feature map ``(B, C, |G|, H, W)``."""
-        gi = self.inverse(g)
-        perm = [self.index(self.compose(gi, h)) for h in self.elements]
-        return self.transform(y[:, :, perm], g)
+        return self.transform(y[:, :, self.permutation(g)], g)
 
 
 def _circular(x: Tensor, k: int) -> Tensor:
@@ -112,9 +115,7 @@ class GroupConv(nn.Module):
         grp = self.group
         filters = []
         for g in grp.elements:
-            gi = grp.inverse(g)
-            perm = [grp.index(grp.compose(gi, h)) for h in grp.elements]
-            filters.append(grp.transform(self.weight[:, :, perm], g))
+            filters.append(grp.transform(self.weight[:, :, grp.permutation(g)], g))
         w = torch.stack(filters, 1)  # (C_out, |G|, C_in, |G|, k, k)
         c_out, n, c_in = w.shape[:3]
         b = len(x)
