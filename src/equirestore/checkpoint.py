@@ -61,3 +61,8 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, Any], source: st
             f"{source} was saved from a different architecture than the one it declares: "
             f"{str(e).splitlines()[0]}"
         ) from e
+
+
+def float32_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached float32 copy of ``module``'s state dict, as checkpoints store it."""
+    return {k: v.detach().to(torch.float32).clone() for k, v in module.state_dict().items()}

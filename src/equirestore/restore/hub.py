@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from equirestore.checkpoint import (
     CheckpointError,
@@ -25,6 +25,8 @@ from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.translation import TranslationRestorer
 
 FORMAT = "equirestore.translation_restorer"
+
+_R = TypeVar("_R", TranslationRestorer, RotationRestorer)
 
 #: Restorers whose weights ship inside the package, by name.
 SHIPPED: dict[str, str] = {
@@ -98,6 +100,13 @@ def load_rotation_restorer(name_or_path: str | os.PathLike[str]) -> RotationRest
     return _rotation_from(load_checkpoint(path, ROTATION_FORMAT), path)
 
 
+def _with_weights(restorer: _R, ckpt: dict[str, Any], path: Path) -> _R:
+    """Load the checkpoint's weights (stored float32) in the restorer's score dtype."""
+    state = {k: v.to(restorer.score_dtype) for k, v in ckpt["state_dict"].items()}
+    load_state_strict(restorer, state, str(path))
+    return restorer.eval()
+
+
 def _translation_from(ckpt: dict[str, Any], path: Path) -> TranslationRestorer:
     try:
         network = network_from_config(dict(ckpt["network"]))
@@ -106,9 +115,7 @@ def _translation_from(ckpt: dict[str, Any], path: Path) -> TranslationRestorer:
         )
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} declares an invalid restorer architecture: {e}") from e
-    state = {k: v.to(restorer.score_dtype) for k, v in ckpt["state_dict"].items()}
-    load_state_strict(restorer, state, str(path))
-    return restorer.eval()
+    return _with_weights(restorer, ckpt, path)
 
 
 def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
@@ -127,6 +134,4 @@ def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
         )
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path} declares an invalid restorer architecture: {e}") from e
-    state = {k: v.to(restorer.score_dtype) for k, v in ckpt["state_dict"].items()}
-    load_state_strict(restorer, state, str(path))
-    return restorer.eval()
+    return _with_weights(restorer, ckpt, path)

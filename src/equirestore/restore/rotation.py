@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from equirestore._checks import check_batch
+from equirestore.checkpoint import float32_state
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.polar import rotate, to_polar
 
@@ -107,7 +108,6 @@ class RotationRestorer(nn.Module):
 
     def checkpoint(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """A ``weights_only``-loadable dict (see :mod:`equirestore.restore.hub`)."""
-        state = {k: v.detach().to(torch.float32).clone() for k, v in self.state_dict().items()}
         return {
             "format": FORMAT,
             "version": 1,
@@ -120,6 +120,6 @@ class RotationRestorer(nn.Module):
                 "r_max": self.r_max,
                 "upsample": self.upsample,
             },
-            "state_dict": state,
+            "state_dict": float32_state(self),
             "meta": dict(meta or {}),
         }

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from equirestore._checks import check_batch
+from equirestore.checkpoint import float32_state
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.restore.estimator import Peaks, argmax_position, peaks
 from equirestore.shifts import shift, signed
@@ -133,13 +134,12 @@ class TranslationRestorer(nn.Module):
 
     def checkpoint(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """A ``weights_only``-loadable dict (see :mod:`equirestore.restore.hub`)."""
-        state = {k: v.detach().to(torch.float32).clone() for k, v in self.state_dict().items()}
         return {
             "format": "equirestore.translation_restorer",
             "version": 1,
             "name": self.name,
             "network": self.estimator.config(),
             "input_shape": list(self.input_shape),
-            "state_dict": state,
+            "state_dict": float32_state(self),
             "meta": dict(meta or {}),
         }
