@@ -26,6 +26,7 @@ from equirestore.data import DatasetNotFoundError, load_dataset
 from equirestore.data.images import atomic_path
 from equirestore.experiments.report import provenance, write_report
 from equirestore.nn.circular import CircularConv, circular_conv
+from equirestore.restore.subpixel import Interpolation, fractional_shift
 from equirestore.shifts import shift
 from equirestore.testing import check_translation_equivariance
 from equirestore.theory.affine import check_affine_module
@@ -237,17 +238,17 @@ def advection(n: int = 8, length: float = 1.0) -> dict[str, Any]:
     }
 
 
-def fourier_shift(x: Tensor, delta: float) -> Tensor:
-    """Band-limited translation by ``delta`` pixels along the last axis (circular)."""
-    n = x.shape[-1]
-    k = torch.fft.rfftfreq(n, dtype=torch.float64)
-    return torch.fft.irfft(torch.fft.rfft(x, dim=-1) * torch.exp(-2j * math.pi * k * delta), n=n)
+def _along_columns(method: Interpolation) -> Callable[[Tensor, float], Tensor]:
+    """Translate a batch ``(B, C, H, W)`` by ``delta`` pixels along the columns with
+    :func:`equirestore.restore.subpixel.fractional_shift` (Fourier: band-limited;
+    linear: area sampling, ``(1 - delta) x_j + delta x_{j-1}`` for delta in [0, 1))."""
 
+    def move(x: Tensor, delta: float) -> Tensor:
+        s = torch.zeros(len(x), 2, dtype=torch.float64)
+        s[:, 1] = delta
+        return fractional_shift(x, s, method)
 
-def area_shift(x: Tensor, delta: float) -> Tensor:
-    """Pixel averages of the piecewise-constant image moved by ``delta`` in [0, 1) pixels
-    along the last axis (circular): ``(1 - delta) x_j + delta x_{j-1}``."""
-    return (1 - delta) * x + delta * torch.roll(x, 1, -1)
+    return move
 
 
 def fractional_equivariance(deltas: list[float], seed: int = 0) -> dict[str, Any]:
@@ -272,7 +273,10 @@ def fractional_equivariance(deltas: list[float], seed: int = 0) -> dict[str, Any
     curves: dict[str, list[float]] = {}
     for lname, f in layers.items():
         fx = f(x)
-        for sname, s in (("Fourier", fourier_shift), ("area", area_shift)):
+        for sname, s in (
+            ("Fourier", _along_columns("fourier")),
+            ("area", _along_columns("linear")),
+        ):
             curves[f"{lname}, {sname} shift"] = [
                 float((f(s(x, d)) - s(fx, d)).norm() / fx.norm()) for d in deltas
             ]
