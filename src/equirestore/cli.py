@@ -54,6 +54,7 @@ def _cmd_train_classifier(a: argparse.Namespace) -> int:
         lr=a.lr,
         hflip=a.hflip,
         shift_scope=a.shift_scope,
+        rotate=a.rotate,
         seed=a.seed,
         meta={
             "dataset": a.dataset,
@@ -220,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--arch",
         choices=sorted(CLASSIFIERS),
         default=None,
-        help="default: small-cnn for MNIST, resnet18 for CIFAR-10",
+        help="default: small-cnn for MNIST, resnet18 for CIFAR-10; '<name>-blurpool' = "
+        "with the BlurPool replacement rules; z2cnn/p4cnn/p4mcnn = the G-CNN baselines",
     )
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--batch-size", type=int, default=128)
@@ -231,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="circular-shift augmentation of at most this many pixels (0 = none)",
+    )
+    p.add_argument(
+        "--rotate",
+        action="store_true",
+        help="rotation augmentation: a uniform random angle in [0, 360) per image",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="classifier checkpoint to write")

@@ -7,6 +7,20 @@ Registry ``CLASSIFIERS``: name -> constructor ``(in_channels, num_classes) -> nn
   replaced by a 3x3/1 convolution; the stem max-pool is kept so that the residual
   stages run at 20x20 on 40x40 CIFAR-10 inputs, which keeps training affordable on
   2 CPU cores.
+* ``vgg16``: torchvision's VGG-16 with batch norm; its five max-pools take 40x40 to
+  1x1, so the 7x7 average pool and the 4096-wide head become a global average pool and
+  one linear layer (the usual CIFAR VGG).
+* ``densenet121``: torchvision's DenseNet-121 with the same 3x3/1 stem as ``resnet18``
+  (dense blocks at 20, 10, 5 and 2 px).
+* ``mobilenet_v2``: torchvision's MobileNetV2 with a stride-1 first convolution
+  (blocks at 40, 20, 10, 5 and 3 px).
+* ``<name>-blurpool``: the same network with the BlurPool replacement rules
+  (:func:`equirestore.nn.blurpool.antialias`, binomial filter of size 3, reflect padding).
+
+* ``z2cnn``, ``p4cnn``, ``p4mcnn``: the rotated-MNIST networks of Cohen & Welling
+  (:mod:`equirestore.gcnn`): planar, p4 (10 G-maps per layer) and p4m (7 G-maps).
+
+Table 2 of the paper uses the four torchvision networks.
 """
 
 from __future__ import annotations
@@ -54,9 +68,72 @@ def resnet18_small(in_channels: int = 3, num_classes: int = 10) -> nn.Module:
     return model
 
 
-CLASSIFIERS: dict[str, Callable[[int, int], nn.Module]] = {
+def vgg16_small(in_channels: int = 3, num_classes: int = 10) -> nn.Module:
+    """torchvision VGG-16-BN with a global-average-pool + linear head (module docstring)."""
+    from torchvision.models import vgg16_bn
+
+    model = vgg16_bn(weights=None)
+    model.features[0] = nn.Conv2d(in_channels, 64, 3, padding=1)
+    model.avgpool = nn.AdaptiveAvgPool2d(1)
+    model.classifier = nn.Linear(512, num_classes)
+    return model
+
+
+def densenet121_small(in_channels: int = 3, num_classes: int = 10) -> nn.Module:
+    """torchvision DenseNet-121 with a 3x3/1 stem (module docstring)."""
+    from torchvision.models import densenet121
+
+    model = densenet121(weights=None, num_classes=num_classes)
+    model.features.conv0 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+    return model
+
+
+def mobilenet_v2_small(in_channels: int = 3, num_classes: int = 10) -> nn.Module:
+    """torchvision MobileNetV2 with a stride-1 first convolution (module docstring)."""
+    from torchvision.models import mobilenet_v2
+
+    model = mobilenet_v2(weights=None, num_classes=num_classes)
+    model.features[0][0] = nn.Conv2d(in_channels, 32, 3, stride=1, padding=1, bias=False)
+    return model
+
+
+def _blurpooled(build: Callable[[int, int], nn.Module]) -> Callable[[int, int], nn.Module]:
+    def make(in_channels: int, num_classes: int) -> nn.Module:
+        from equirestore.nn.blurpool import antialias
+
+        return antialias(build(in_channels, num_classes), filter_size=3)
+
+    return make
+
+
+_PLAIN: dict[str, Callable[[int, int], nn.Module]] = {
     "small-cnn": SmallCNN,
     "resnet18": resnet18_small,
+    "vgg16": vgg16_small,
+    "densenet121": densenet121_small,
+    "mobilenet_v2": mobilenet_v2_small,
+}
+
+
+def _gcnn(kind: str) -> Callable[[int, int], nn.Module]:
+    def make(in_channels: int, num_classes: int) -> nn.Module:
+        from equirestore.gcnn import P4CNN, Z2CNN
+
+        if kind == "z2":
+            return Z2CNN(in_channels, num_classes)
+        if kind == "p4m":
+            return P4CNN(in_channels, num_classes, width=7, mirror=True)
+        return P4CNN(in_channels, num_classes)
+
+    return make
+
+
+CLASSIFIERS: dict[str, Callable[[int, int], nn.Module]] = {
+    **_PLAIN,
+    **{f"{name}-blurpool": _blurpooled(build) for name, build in _PLAIN.items()},
+    "z2cnn": _gcnn("z2"),
+    "p4cnn": _gcnn("p4"),
+    "p4mcnn": _gcnn("p4m"),
 }
 
 #: The classifier used for each dataset in the experiments.

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from equirestore.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from equirestore.classifiers.models import build_classifier
+from equirestore.polar import rotate as rotate_images
 from equirestore.shifts import random_shifts, shift
 
 FORMAT = "equirestore.classifier"
@@ -87,6 +88,7 @@ def train_classifier(
     weight_decay: float = 5e-4,
     hflip: bool = False,
     shift_scope: int = 0,
+    rotate: bool = False,
     seed: int = 0,
     progress: bool = True,
     meta: dict[str, Any] | None = None,
@@ -100,6 +102,8 @@ def train_classifier(
         hflip: random horizontal flips (for CIFAR-10).
         shift_scope: random circular translation augmentation of at most this many pixels
             (0 = none, as in Table 1).
+        rotate: rotation augmentation, a uniform random angle in [0, 360) per image
+            (:func:`equirestore.polar.rotate`, about the image centre).
     """
     from tqdm.auto import tqdm
 
@@ -108,7 +112,8 @@ def train_classifier(
     num_classes = int(labels.max()) + 1
     torch.manual_seed(seed)
     model = build_classifier(arch, images.shape[1], num_classes)
-    model = model.to(memory_format=torch.channels_last)  # measured ~20% faster on CPU
+    if all(p.dim() != 5 for p in model.parameters()):  # G-CNN filters are 5-D
+        model = model.to(memory_format=torch.channels_last)  # measured ~20% faster on CPU
     opt = torch.optim.SGD(
         model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
     )
@@ -148,6 +153,8 @@ def train_classifier(
                 x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
             if shift_scope:
                 x = shift(x, random_shifts(len(x), shift_scope, 2, gen))
+            if rotate:
+                x = rotate_images(x, torch.rand(len(x), generator=gen, dtype=torch.float64) * 360)
             logits = model(x.contiguous(memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -176,6 +183,7 @@ def train_classifier(
         seed=seed,
         train_seconds_this_run=round(time.perf_counter() - t0, 1),
         shift_scope=shift_scope,
+        rotate=rotate,
         hflip=hflip,
         lr=lr,
         batch_size=batch_size,

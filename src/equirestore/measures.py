@@ -1,0 +1,99 @@
+"""How shift-robust a classifier is: the two measures of seed 001.
+
+* :func:`shift_consistency` - Zhang (ICML 2019): how often the top-1 class of two
+  random shifts of the same image agree. Here both shifts are circular, drawn
+  independently and uniformly from ``{-scope..scope}`` per axis.
+* :func:`label_change_probability` - Azulay & Weiss (JMLR 2019): the probability that
+  the top-1 class changes when the image moves by one pixel. Here: the image is first
+  circularly shifted by a random base shift in ``{-scope..scope}`` per axis, then by one
+  more pixel in one of the 4 axis directions (chosen uniformly); the measure is the
+  fraction of images whose top-1 class differs between the two.
+* :func:`rotation_consistency` - Zhang's consistency with two random rotations.
+
+``classify`` is anything mapping ``(B, C, H, W)`` images to ``(B, K)`` scores - a
+classifier, or a classifier behind a restorer, e.g.
+``lambda x: model(restorer.restore(x))``. Shifts follow :mod:`equirestore.shifts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from equirestore.shifts import random_shifts, shift
+
+Classify = Callable[[Tensor], Tensor]
+
+
+@torch.no_grad()
+def _agreement(
+    classify: Classify, images: Tensor, first: Tensor, second: Tensor, batch_size: int
+) -> float:
+    same = 0
+    for i in range(0, len(images), batch_size):
+        x = images[i : i + batch_size]
+        a = classify(shift(x, first[i : i + batch_size])).argmax(1)
+        b = classify(shift(x, second[i : i + batch_size])).argmax(1)
+        same += int((a == b).sum())
+    return same / len(images)
+
+
+def shift_consistency(
+    classify: Classify, images: Tensor, scope: int = 8, seed: int = 0, batch_size: int = 500
+) -> float:
+    """Zhang's consistency: ``P[top1(T_a x) == top1(T_b x)]``, ``a, b`` independent and
+    uniform in ``{-scope..scope}^2``. Returns a fraction in ``[0, 1]``.
+
+    Args:
+        classify: ``(B, C, H, W) -> (B, K)`` scores.
+        images: ``(N, C, H, W)``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    a = random_shifts(len(images), scope, images.dim() - 2, gen)
+    b = random_shifts(len(images), scope, images.dim() - 2, gen)
+    return _agreement(classify, images, a, b, batch_size)
+
+
+def one_pixel_steps(n: int, dims: int, generator: torch.Generator) -> Tensor:
+    """``(n, dims)`` unit steps, each along one axis in one direction, uniformly drawn."""
+    axis = torch.randint(0, dims, (n,), generator=generator)
+    sign = torch.randint(0, 2, (n,), generator=generator) * 2 - 1
+    steps = torch.zeros(n, dims, dtype=torch.long)
+    steps[torch.arange(n), axis] = sign
+    return steps
+
+
+def label_change_probability(
+    classify: Classify, images: Tensor, scope: int = 0, seed: int = 0, batch_size: int = 500
+) -> float:
+    """Azulay & Weiss's ``P(top-1 change)`` under a one-pixel shift (module doc).
+
+    Returns a fraction in ``[0, 1]``; ``1 - P`` is a consistency for one-pixel shifts.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    base = random_shifts(len(images), scope, images.dim() - 2, gen)
+    step = one_pixel_steps(len(images), images.dim() - 2, gen)
+    return 1.0 - _agreement(classify, images, base, base + step, batch_size)
+
+
+def rotation_consistency(
+    classify: Classify, images: Tensor, seed: int = 0, batch_size: int = 500
+) -> float:
+    """Zhang's consistency under rotations: ``P[top1(R_a x) == top1(R_b x)]``, ``a, b``
+    independent and uniform in ``[0, 360)`` degrees (:func:`equirestore.polar.rotate`,
+    about the image centre)."""
+    from equirestore.polar import rotate
+
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.rand(len(images), generator=gen, dtype=torch.float64) * 360
+    b = torch.rand(len(images), generator=gen, dtype=torch.float64) * 360
+    same = 0
+    with torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            x = images[i : i + batch_size]
+            pa = classify(rotate(x, a[i : i + batch_size])).argmax(1)
+            pb = classify(rotate(x, b[i : i + batch_size])).argmax(1)
+            same += int((pa == pb).sum())
+    return same / len(images)
