@@ -236,8 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--rotate",
-        action="store_true",
-        help="rotation augmentation: a uniform random angle in [0, 360) per image",
+        type=float,
+        default=0.0,
+        metavar="DEG",
+        help="rotation augmentation: a uniform random angle in [-DEG, DEG] per image "
+        "(0 = none, 180 = any angle)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="classifier checkpoint to write")

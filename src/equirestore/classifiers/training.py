@@ -88,7 +88,7 @@ def train_classifier(
     weight_decay: float = 5e-4,
     hflip: bool = False,
     shift_scope: int = 0,
-    rotate: bool = False,
+    rotate: float = 0.0,
     seed: int = 0,
     progress: bool = True,
     meta: dict[str, Any] | None = None,
@@ -102,8 +102,9 @@ def train_classifier(
         hflip: random horizontal flips (for CIFAR-10).
         shift_scope: random circular translation augmentation of at most this many pixels
             (0 = none, as in Table 1).
-        rotate: rotation augmentation, a uniform random angle in [0, 360) per image
-            (:func:`equirestore.polar.rotate`, about the image centre).
+        rotate: rotation augmentation: every image turned by a uniform random angle in
+            ``[-rotate, rotate]`` degrees (:func:`equirestore.polar.rotate`, about the
+            image centre); 0 = none, 180 = any angle.
     """
     from tqdm.auto import tqdm
 
@@ -154,7 +155,8 @@ def train_classifier(
             if shift_scope:
                 x = shift(x, random_shifts(len(x), shift_scope, 2, gen))
             if rotate:
-                x = rotate_images(x, torch.rand(len(x), generator=gen, dtype=torch.float64) * 360)
+                u = torch.rand(len(x), generator=gen, dtype=torch.float64)
+                x = rotate_images(x, (2 * u - 1) * rotate)
             logits = model(x.contiguous(memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)

@@ -59,7 +59,7 @@ CLASSIFIER_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "mnist": {
         "small-cnn": {"arch": "small-cnn", "epochs": 2},
         "small-cnn_aug3": {"arch": "small-cnn", "epochs": 2, "shift_scope": 3},
-        "small-cnn_rot": {"arch": "small-cnn", "epochs": 2, "rotate": True},
+        "small-cnn_rot": {"arch": "small-cnn", "epochs": 2, "rotate": 180.0},
         "small-cnn-blurpool": {"arch": "small-cnn-blurpool", "epochs": 2},
         "p4cnn": {"arch": "p4cnn", "epochs": 2},
         "p4mcnn": {"arch": "p4mcnn", "epochs": 2},
@@ -150,7 +150,7 @@ def ensure_classifier(
     made = {"dataset": meta.get("dataset"), "arch": ckpt["arch"]}
     made.update({k: meta.get(k) for k in recipe if k != "arch"})
     want = {"dataset": dataset, **recipe}
-    defaults = {"shift_scope": 0, "rotate": False, "hflip": False}
+    defaults = {"shift_scope": 0, "rotate": 0.0, "hflip": False}
     made = {k: (v if v is not None else defaults.get(k)) for k, v in made.items()}
     if made != want:
         raise ValueError(
@@ -362,7 +362,7 @@ def markdown(res: dict[str, Any]) -> str:
         if t.get("shift_scope"):
             extra.append(f"shifts <= {t['shift_scope']}")
         if t.get("rotate"):
-            extra.append("rotations")
+            extra.append(f"rotations <= {t['rotate']:g}°")
         if t.get("hflip"):
             extra.append("flips")
         cells = [r["label"], *(f"{v:.2f}" for v in r["accuracy"]), f"{r['consistency']:.2f}"]
