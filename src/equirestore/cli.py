@@ -168,7 +168,15 @@ def _theory_parsers(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-parser per command)."""
-    from equirestore.classifiers.models import CLASSIFIERS
+    from equirestore.classifiers.models import CLASSIFIERS, is_classifier
+
+    def arch_name(name: str) -> str:
+        if not is_classifier(name):
+            raise argparse.ArgumentTypeError(
+                f"unknown classifier {name!r}: choose from {', '.join(sorted(CLASSIFIERS))}, "
+                "or <name>-blurpool<k> (BlurPool filter size k in 1..7)"
+            )
+        return name
 
     parser = argparse.ArgumentParser(
         prog="equirestore",
@@ -219,10 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     p.add_argument(
         "--arch",
-        choices=sorted(CLASSIFIERS),
+        type=arch_name,
         default=None,
-        help="default: small-cnn for MNIST, resnet18 for CIFAR-10; '<name>-blurpool' = "
-        "with the BlurPool replacement rules; z2cnn/p4cnn/p4mcnn = the G-CNN baselines",
+        help=f"one of {', '.join(sorted(CLASSIFIERS))}; default: small-cnn for MNIST, "
+        "resnet18 for CIFAR-10. '<name>-blurpool' applies the BlurPool replacement rules "
+        "(filter size 3; '<name>-blurpool<k>' for size k in 1..7); z2cnn/p4cnn/p4mcnn are "
+        "the G-CNN baselines",
     )
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--batch-size", type=int, default=128)

@@ -7,19 +7,6 @@ import torch
 from equirestore.classifiers.models import build_classifier
 from equirestore.classifiers.training import save_classifier
 from equirestore.experiments import compare
-from tests.conftest import real_dataset
-
-
-@pytest.fixture
-def tiny_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real MNIST digits, 400 train / 200 test, and one-epoch recipes."""
-    data = {
-        "train": [t[:400] for t in real_dataset("mnist", "train")],
-        "test": [t[:200] for t in real_dataset("mnist", "test")],
-    }
-    monkeypatch.setattr(compare, "load_dataset", lambda name, split: tuple(data[split]))
-    recipes = {k: {**v, "epochs": 1} for k, v in compare.CLASSIFIER_RECIPES["mnist"].items()}
-    monkeypatch.setitem(compare.CLASSIFIER_RECIPES, "mnist", recipes)
 
 
 @pytest.mark.slow

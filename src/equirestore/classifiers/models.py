@@ -15,7 +15,8 @@ Registry ``CLASSIFIERS``: name -> constructor ``(in_channels, num_classes) -> nn
 * ``mobilenet_v2``: torchvision's MobileNetV2 with a stride-1 first convolution
   (blocks at 40, 20, 10, 5 and 3 px).
 * ``<name>-blurpool``: the same network with the BlurPool replacement rules
-  (:func:`equirestore.nn.blurpool.antialias`, binomial filter of size 3, reflect padding).
+  (:func:`equirestore.nn.blurpool.antialias`, binomial filter of size 3, reflect padding);
+  ``<name>-blurpool<k>`` with filter size ``k`` in 1..7.
 
 * ``z2cnn``, ``p4cnn``, ``p4mcnn``: the rotated-MNIST networks of Cohen & Welling
   (:mod:`equirestore.gcnn`): planar, p4 (10 G-maps per layer) and p4m (7 G-maps).
@@ -97,11 +98,13 @@ def mobilenet_v2_small(in_channels: int = 3, num_classes: int = 10) -> nn.Module
     return model
 
 
-def _blurpooled(build: Callable[[int, int], nn.Module]) -> Callable[[int, int], nn.Module]:
+def _blurpooled(
+    build: Callable[[int, int], nn.Module], filter_size: int = 3
+) -> Callable[[int, int], nn.Module]:
     def make(in_channels: int, num_classes: int) -> nn.Module:
         from equirestore.nn.blurpool import antialias
 
-        return antialias(build(in_channels, num_classes), filter_size=3)
+        return antialias(build(in_channels, num_classes), filter_size=filter_size)
 
     return make
 
@@ -140,8 +143,26 @@ CLASSIFIERS: dict[str, Callable[[int, int], nn.Module]] = {
 DEFAULT_CLASSIFIER = {"mnist": "small-cnn", "mnist-sample": "small-cnn", "cifar10": "resnet18"}
 
 
+def _constructor(name: str) -> Callable[[int, int], nn.Module] | None:
+    if name in CLASSIFIERS:
+        return CLASSIFIERS[name]
+    base, sep, size = name.partition("-blurpool")
+    if sep and base in _PLAIN and size in {str(k) for k in range(1, 8)}:
+        return _blurpooled(_PLAIN[base], int(size))
+    return None
+
+
+def is_classifier(name: str) -> bool:
+    """Whether ``name`` is registered, or ``<name>-blurpool<k>`` (BlurPool filter size k)."""
+    return _constructor(name) is not None
+
+
 def build_classifier(name: str, in_channels: int, num_classes: int) -> nn.Module:
-    """Construct a registered classifier by name."""
-    if name not in CLASSIFIERS:
-        raise ValueError(f"unknown classifier {name!r}; choose from {sorted(CLASSIFIERS)}")
-    return CLASSIFIERS[name](in_channels, num_classes)
+    """Construct a registered classifier by name (or ``<name>-blurpool<k>``, ``k`` in 1..7)."""
+    make = _constructor(name)
+    if make is None:
+        raise ValueError(
+            f"unknown classifier {name!r}; choose from {sorted(CLASSIFIERS)} "
+            "or <name>-blurpool<k> with k in 1..7"
+        )
+    return make(in_channels, num_classes)

@@ -63,6 +63,11 @@ CLASSIFIER_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
         "small-cnn-blurpool": {"arch": "small-cnn-blurpool", "epochs": 2},
         "p4cnn": {"arch": "p4cnn", "epochs": 2},
         "p4mcnn": {"arch": "p4mcnn", "epochs": 2},
+        # the BlurPool filter-size sweep (equirestore.experiments.blurpool)
+        **{
+            f"small-cnn-blurpool{k}": {"arch": f"small-cnn-blurpool{k}", "epochs": 2}
+            for k in range(1, 8)
+        },
     },
     "cifar10": {
         "resnet18": {"arch": "resnet18", "epochs": 8, "hflip": True},
