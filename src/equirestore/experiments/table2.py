@@ -68,7 +68,8 @@ def markdown(res: dict[str, Any]) -> str:
     rows = res["rows"]
     head = "| Res. \\ Trans. | " + " | ".join(f"{r['arch']} w/o | {r['arch']} w/" for r in rows)
     lines = [
-        f"# Table 2: the restorer in front of four architectures (CIFAR-10, {res['n_test']} "
+        f"# Table 2: the restorer in front of {len(rows)} architectures (CIFAR-10, "
+        f"{res['n_test']} "
         f"test images; w/ Trans. = random circular shifts within scope {SCOPE})",
         "",
         head + " |",
