@@ -24,9 +24,8 @@ import torch
 from torch import Tensor
 
 from equirestore.data import load_dataset
-from equirestore.data.images import atomic_path
 from equirestore.experiments.compare import ensure_classifier, ms_per_image
-from equirestore.experiments.report import provenance, write_report
+from equirestore.experiments.report import provenance, save_figure, write_report
 from equirestore.measures import label_change_probability, shift_consistency
 from equirestore.restore.hub import load_translation_restorer
 from equirestore.shifts import random_shifts, shift
@@ -76,10 +75,7 @@ def _plot(res: dict[str, Any], path: Path) -> None:
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.suptitle("MNIST small CNN with BlurPool: filter size vs shift robustness", fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def markdown(res: dict[str, Any]) -> str:

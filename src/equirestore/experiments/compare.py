@@ -46,8 +46,7 @@ from torch import Tensor, nn
 
 from equirestore.classifiers.training import load_classifier, train_classifier
 from equirestore.data import load_dataset
-from equirestore.data.images import atomic_path
-from equirestore.experiments.report import provenance, write_report
+from equirestore.experiments.report import provenance, save_figure, write_report
 from equirestore.measures import label_change_probability, rotation_consistency, shift_consistency
 from equirestore.polar import rotate
 from equirestore.restore.hub import load_rotation_restorer, load_translation_restorer
@@ -305,10 +304,7 @@ def _plot(table: Table, res: dict[str, Any], path: Path) -> None:
     ax.set_title(f"{res['name']}: every option on the same test set")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _figure4(table: Table, res: dict[str, Any], path: Path) -> None:
@@ -332,10 +328,7 @@ def _figure4(table: Table, res: dict[str, Any], path: Path) -> None:
     ax.set_title(f"Figure 4 ({table.dataset}): augmentation scope {scope} vs none")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def markdown(res: dict[str, Any]) -> str:

@@ -21,8 +21,7 @@ import torch
 from torch import Tensor
 
 from equirestore.data import load_dataset
-from equirestore.data.images import atomic_path
-from equirestore.experiments.report import provenance, write_report
+from equirestore.experiments.report import provenance, save_figure, write_report
 from equirestore.experiments.table1 import consistency
 from equirestore.restore.hub import load_translation_restorer, restorer_meta
 from equirestore.restore.training import restore_rates
@@ -65,10 +64,7 @@ def figure5(
                     ax.set_title(title, fontsize=7)
                 if i == n - 1:
                     ax.set_xlabel(name, fontsize=6)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def markdown(res: dict[str, Any]) -> str:

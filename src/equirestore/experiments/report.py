@@ -13,6 +13,16 @@ from equirestore.data.images import atomic_path
 from equirestore.experiments.restorer import hardware
 
 
+def save_figure(fig: Any, path: str | Path, dpi: int = 130) -> None:
+    """Lay out a matplotlib figure, write it as PNG atomically, and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+
+
 def provenance(res: dict[str, Any], seed: int | None) -> str:
     """``Command: `...`; seed S; wall time T s; <cores> cores (<cpu>), torch <v>; <date>.``
     for a report completed by :func:`write_report` (``seed=None`` leaves the seed out)."""

@@ -23,6 +23,7 @@ from equirestore import distributed
 from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.data.images import atomic_path
+from equirestore.experiments.report import save_figure
 from equirestore.experiments.restorer import hardware
 from equirestore.restore.hub import load_translation_restorer, restorer_meta
 from equirestore.restore.training import restore_rates
@@ -141,10 +142,7 @@ def figure3(
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(title, fontsize=6.5)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def accuracy_plot(dataset: str, rows: dict[str, list[float]], path: Path) -> None:
@@ -167,10 +165,7 @@ def accuracy_plot(dataset: str, rows: dict[str, list[float]], path: Path) -> Non
     ax.set_title(f"{dataset}: accuracy under random circular shifts")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def markdown(res: dict[str, Any]) -> str:

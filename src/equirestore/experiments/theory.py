@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from equirestore.data import DatasetNotFoundError, load_dataset
-from equirestore.data.images import atomic_path
-from equirestore.experiments.report import provenance, write_report
+from equirestore.experiments.report import provenance, save_figure, write_report
 from equirestore.nn.circular import CircularConv, circular_conv
 from equirestore.restore.subpixel import Interpolation, fractional_shift
 from equirestore.shifts import shift
@@ -308,10 +307,7 @@ def fractional_plot(res: dict[str, Any], path: Path) -> None:
     ax.set_title("A circular conv layer under sub-pixel translation")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # -- report --------------------------------------------------------------------------------
