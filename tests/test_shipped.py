@@ -26,8 +26,8 @@ def test_shipped_restorer_targets(name):
 
 @pytest.mark.slow
 def test_shipped_rotation_restorer_measured_level():
-    # results/rotation.md measures 75% within one bin on all 10,000 digits (the issue's
-    # 95% target is not met); this guards that level on 1,000 of them, another seed
+    # results/rotation.md measures 95.06% within one bin of the nearest bin on all 10,000
+    # digits; this guards |error| <= 1.5 bins (93.8% measured) on 1,000 of them, another seed
     images, _ = real_dataset("mnist", "test")
     x = images[::10]
     r = load_restorer("mnist-rotation")
@@ -35,7 +35,7 @@ def test_shipped_rotation_restorer_measured_level():
     angles = torch.rand(len(x), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     angles = angles * 360
     err = angle_error(r.estimate(rotate(x, angles)), angles)
-    assert float((err.abs() <= 1.5 * r.bin_degrees).double().mean()) >= 0.7
+    assert float((err.abs() <= 1.5 * r.bin_degrees).double().mean()) >= 0.92
 
 
 def test_shipped_restorers_are_exactly_equivariant():

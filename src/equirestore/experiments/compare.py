@@ -72,6 +72,7 @@ CLASSIFIER_RECIPES: dict[str, dict[str, dict[str, Any]]] = {
         "resnet18": {"arch": "resnet18", "epochs": 8, "hflip": True},
         "resnet18_aug4": {"arch": "resnet18", "epochs": 8, "hflip": True, "shift_scope": 4},
         "resnet18-blurpool": {"arch": "resnet18-blurpool", "epochs": 8, "hflip": True},
+        "p4cnn": {"arch": "p4cnn", "epochs": 4, "hflip": True},
     },
 }
 
@@ -110,7 +111,7 @@ TABLES: dict[str, Table] = {
         "small-cnn_aug3",
     ),
     "cifar10": Table(
-        "cifar10", "shift", _shift_rows("resnet18", "resnet18_aug4", 4, ()), "resnet18_aug4"
+        "cifar10", "shift", _shift_rows("resnet18", "resnet18_aug4", 4, ("p4cnn",)), "resnet18_aug4"
     ),
     "rotated-mnist": Table(
         "mnist",
