@@ -7,8 +7,8 @@ Data: the first 12,000 MNIST training digits (the size of MNIST-rot's training s
 rotated about the centre by a uniform random angle (seed 0), and the 10,000 test digits
 rotated the same way (seed 1); 32x32 padded geometry. Both networks are trained from
 scratch on the rotated digits with the same budget (Adam, batch 128). The rotation
-restorer (trained on MNIST training digits given random rotations) is put in front of the upright-trained MNIST
-classifier and tested on the same rotated test set.
+restorer (trained on MNIST training digits given random rotations) is put in front of
+the upright-trained MNIST classifier and tested on the same rotated test set.
 """
 
 from __future__ import annotations
