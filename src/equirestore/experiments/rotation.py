@@ -70,15 +70,16 @@ def rotated_training_set(
     the angle's fraction of a bin is not a roll at all. ``copies=0`` returns the upright
     digits' polar images.
     """
+    if copies == 0:
+        return torch.cat(
+            [restorer.polar(images[i : i + 2000]) for i in range(0, len(images), 2000)]
+        )
     parts = []
-    for _ in range(max(copies, 1)):
+    for _ in range(copies):
         for i in range(0, len(images), 2000):
             x = images[i : i + 2000]
-            if not copies:
-                parts.append(restorer.polar(x))
-                continue
             theta = torch.rand(len(x), generator=gen, dtype=torch.float64) * 360
-            k = torch.round(theta / restorer.bin_degrees).long() % restorer.n_angle
+            k = torch.round(theta / restorer.bin_degrees).long()
             parts.append(shift(restorer.polar(rotate(x, theta)), -k[:, None]))
     return torch.cat(parts)
 
@@ -147,7 +148,8 @@ def evaluate(
     angles = torch.rand(n, generator=gen, dtype=torch.float64) * 360
     shifts = random_shifts(n, 8, 2, gen)
     # rotations by whole bins: the polar grid rolls exactly, only the interpolation remains
-    whole = torch.randint(0, restorer.n_angle, (n,), generator=gen) * restorer.bin_degrees
+    whole = torch.randint(0, restorer.n_angle, (n,), generator=gen, dtype=torch.float64)
+    whole = whole * restorer.bin_degrees
     translator = load_translation_restorer("mnist")
     errors, whole_errors = [], []
     right = dict.fromkeys(
@@ -177,7 +179,7 @@ def evaluate(
         xr = rotate(x, a)
         restored, est = restorer(xr)
         errors.append(angle_error(est, a))
-        w = whole[i : i + batch].double()
+        w = whole[i : i + batch]
         whole_errors.append(angle_error(restorer.estimate(rotate(x, w)), w))
         right["clean"] += hit(x, y)
         right["rotated"] += hit(xr, y)
