@@ -1,4 +1,4 @@
-"""Cross-check equirestore.gcnn against e2cnn (Weiler & Cesa), a public G-CNN library.
+"""Cross-check equirestore.nn.gcnn against e2cnn (Weiler & Cesa), a public G-CNN library.
 
     pip install e2cnn        # from PyPI; not a dependency of equirestore
                              # (its NumPy-2 incompatibility is patched here, see below)
@@ -9,8 +9,8 @@ circular padding, the script builds e2cnn's lifting convolution (trivial -> regu
 fields) and group convolution (regular -> regular), expands their filters, and checks:
 
 1. structure: e2cnn's filter for every group element is the filter-transformation of
-   its identity filter, exactly as :class:`equirestore.gcnn.LiftingConv` /
-   :class:`~equirestore.gcnn.GroupConv` build theirs (this also finds how e2cnn orders
+   its identity filter, exactly as :class:`equirestore.nn.gcnn.LiftingConv` /
+   :class:`~equirestore.nn.gcnn.GroupConv` build theirs (this also finds how e2cnn orders
    the group axis);
 2. agreement: our layer loaded with e2cnn's identity filter gives e2cnn's output;
 3. equivariance of both, for every group element (float32, max error);
@@ -30,8 +30,9 @@ from typing import Any
 
 import torch
 
-from equirestore.experiments.report import provenance, write_report
-from equirestore.gcnn import Group, GroupConv, LiftingConv
+from equirestore.groups.p4 import Group
+from equirestore.nn.gcnn import GroupConv, LiftingConv
+from equirestore.report import provenance, write_report
 
 
 def _numpy2_compat() -> None:
@@ -174,7 +175,7 @@ def crosscheck(mirror: bool, c_in: int, c_out: int, size: int, batch: int) -> di
 def markdown(res: dict[str, Any]) -> str:
     c = res["config"]
     lines = [
-        "# Cross-check of equirestore.gcnn against e2cnn",
+        "# Cross-check of equirestore.nn.gcnn against e2cnn",
         "",
         f"e2cnn {res['e2cnn_version']}; 3x3 filters, circular padding, {c['c_in']} -> "
         f"{c['c_out']} fields, {c['batch']} inputs of {c['size']}x{c['size']}, float32.",

@@ -45,10 +45,15 @@ from torch import Tensor
 import equirestore
 from equirestore.classifiers.models import SmallCNN, resnet18_small
 from equirestore.data import DatasetNotFoundError, load_dataset
-from equirestore.experiments.report import write_report
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.circular import CircularConv, circular_conv, prefer_fft
+from equirestore.report import write_report
 from equirestore.restore.translation import TranslationRestorer
+
+# the project's data lies beside the checkout unless $EQUIRESTORE_DATA says otherwise
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if _SHARED.is_dir():
+    os.environ.setdefault("EQUIRESTORE_DATA", str(_SHARED))
 
 
 def _status(key: str) -> int:
@@ -283,13 +288,14 @@ from performance import peak_extra_bytes
 from equirestore import load_restorer
 from equirestore.classifiers.models import SmallCNN
 from equirestore.data import load_dataset
-from equirestore.experiments.table1 import accuracy_table, consistency
+from equirestore.measures import accuracy_under_shifts
+from equirestore.restore.evaluation import consistency
 from equirestore.restore import restore_rates
 x, y = load_dataset("mnist", "test")
 x, y = x[:{n}].clone(), y[:{n}].clone()
 r, c = load_restorer("mnist"), SmallCNN().eval()
 def run():
-    restore_rates(r.estimator, x); consistency(r, x); accuracy_table(c, r, x, y, 2, 0, False)
+    restore_rates(r.estimator, x); consistency(r, x); accuracy_under_shifts(c, r, x, y, 2, 0, False)
 run()
 print(json.dumps({{"peak": peak_extra_bytes(run), "data": x.numel() * 4}}))
 """

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 OUT=artifacts/main
 mkdir -p "$OUT"
 bash scripts/setup_env.sh dev
+if [ -z "${EQUIRESTORE_DATA:-}" ] && [ -d ../shared/data ]; then
+  export EQUIRESTORE_DATA="$(cd ../shared/data && pwd)"
+fi
 if .venv/bin/python -c 'from equirestore.data import load_dataset; load_dataset("mnist", "test")' 2>/dev/null; then
   DATASET=mnist EPOCHS=2
 else

@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh dev
+if [ -z "${EQUIRESTORE_DATA:-}" ] && [ -d ../shared/data ]; then
+  export EQUIRESTORE_DATA="$(cd ../shared/data && pwd)"
+fi
 echo "[test] ruff"
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks paper
+.venv/bin/ruff format --check src tests benchmarks paper
 echo "[test] mypy src"
 .venv/bin/mypy src
 echo "[test] pytest"
-.venv/bin/python -m pytest -q -p no:cacheprovider --doctest-modules src tests "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider --doctest-modules src tests paper "$@"

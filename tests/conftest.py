@@ -1,9 +1,15 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
 
 from equirestore.data import DatasetNotFoundError, load_dataset
+
+# the project's data lies beside the checkout (../shared/data) unless told otherwise
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if _SHARED.is_dir():
+    os.environ.setdefault("EQUIRESTORE_DATA", str(_SHARED))
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,9 @@ import torch
 from equirestore.checkpoint import load_checkpoint
 from equirestore.classifiers.models import SmallCNN
 from equirestore.classifiers.training import save_classifier
+from tests.cli.test_cli import _write_pngs
 from tests.conftest import real_dataset
 from tests.restore.helpers import framed_noise
-from tests.test_cli import _write_pngs
 
 
 def _free_port() -> int:

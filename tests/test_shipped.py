@@ -4,11 +4,10 @@ import pytest
 import torch
 
 from equirestore import load_restorer
-from equirestore.experiments.rotation import angle_error
-from equirestore.experiments.table1 import consistency
-from equirestore.polar import rotate
+from equirestore.groups.rotation import rotate
 from equirestore.restore import RotationRestorer, TranslationRestorer, restore_rates
-from equirestore.testing import assert_translation_equivariant
+from equirestore.restore.evaluation import angle_error, consistency
+from equirestore.testing import assert_equivariant
 from tests.conftest import real_dataset
 
 
@@ -43,8 +42,8 @@ def test_shipped_restorers_are_exactly_equivariant():
         r = load_restorer(name)
         assert isinstance(r, TranslationRestorer)
         x = torch.rand(1, *r.input_shape, dtype=torch.float64)
-        assert_translation_equivariant(r.estimator, x, atol=1e-9, max_shifts=None)
+        assert_equivariant(r.estimator, x, atol=1e-9, max_elements=None)
     rot = load_restorer("mnist-rotation")
     assert isinstance(rot, RotationRestorer)
     polar = rot.polar(torch.rand(2, 1, 32, 32)).double()
-    assert_translation_equivariant(rot.estimator, polar, atol=1e-9, max_shifts=None)
+    assert_equivariant(rot.estimator, polar, atol=1e-9, max_elements=None)

@@ -14,10 +14,10 @@ input back restores it.
 """
 
 from equirestore.data import load_dataset
+from equirestore.groups.translation import random_shifts, shift
 from equirestore.nn import CanonicalNetwork, CircularConv, circular_conv
 from equirestore.restore import RotationRestorer, TranslationRestorer, load_restorer, restore_rates
-from equirestore.shifts import random_shifts, shift
-from equirestore.testing import assert_translation_equivariant, check_translation_equivariance
+from equirestore.testing import assert_equivariant, check_equivariance
 
 __version__ = "0.1.0"
 
@@ -27,8 +27,8 @@ __all__ = [
     "RotationRestorer",
     "TranslationRestorer",
     "__version__",
-    "assert_translation_equivariant",
-    "check_translation_equivariance",
+    "assert_equivariant",
+    "check_equivariance",
     "circular_conv",
     "load_dataset",
     "load_restorer",

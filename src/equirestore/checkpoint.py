@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from equirestore.data.images import atomic_path
+from equirestore.io import atomic_path
 
 
 class CheckpointError(ValueError):

@@ -12,7 +12,7 @@
 
 ``classify`` is anything mapping ``(B, C, H, W)`` images to ``(B, K)`` scores - a
 classifier, or a classifier behind a restorer, e.g.
-``lambda x: model(restorer.restore(x))``. Shifts follow :mod:`equirestore.shifts`.
+``lambda x: model(restorer.restore(x))``. Shifts follow :mod:`equirestore.groups.translation`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from equirestore.shifts import random_shifts, shift
+from equirestore import distributed
+from equirestore.groups.translation import random_shifts, shift
+from equirestore.restore.translation import TranslationRestorer
 
 Classify = Callable[[Tensor], Tensor]
 
@@ -82,9 +84,9 @@ def rotation_consistency(
     classify: Classify, images: Tensor, seed: int = 0, batch_size: int = 500
 ) -> float:
     """Zhang's consistency under rotations: ``P[top1(R_a x) == top1(R_b x)]``, ``a, b``
-    independent and uniform in ``[0, 360)`` degrees (:func:`equirestore.polar.rotate`,
+    independent and uniform in ``[0, 360)`` degrees (:func:`equirestore.groups.rotation.rotate`,
     about the image centre)."""
-    from equirestore.polar import rotate
+    from equirestore.groups.rotation import rotate
 
     gen = torch.Generator().manual_seed(seed)
     a = torch.rand(len(images), generator=gen, dtype=torch.float64) * 360
@@ -97,3 +99,43 @@ def rotation_consistency(
             pb = classify(rotate(x, b[i : i + batch_size])).argmax(1)
             same += int((pa == pb).sum())
     return same / len(images)
+
+
+@torch.no_grad()
+def accuracy_under_shifts(
+    classifier: torch.nn.Module,
+    restorer: TranslationRestorer,
+    images: Tensor,
+    labels: Tensor,
+    max_scope: int,
+    seed: int,
+    progress: bool = True,
+    batch_size: int = 500,
+) -> dict[str, list[float]]:
+    """Accuracy (%) per scope ``0..max_scope`` without and with the restorer.
+
+    Shifted images are made one batch at a time (never a shifted copy of the whole set);
+    under torchrun every process classifies its shard and the counts are summed.
+    """
+    from tqdm.auto import tqdm
+
+    classifier.eval()
+    rows: dict[str, list[float]] = {"w/o": [], "w/": []}
+    mine = distributed.shard(len(images))
+    x_mine, y_mine = images[mine], labels[mine]
+    bar = tqdm(
+        range(max_scope + 1), desc="shift scopes", disable=not (progress and distributed.is_main())
+    )
+    for k in bar:
+        gen = torch.Generator().manual_seed(seed * 100 + k)
+        s_mine = random_shifts(len(images), k, images.dim() - 2, gen)[mine]
+        correct = [0, 0]
+        for i in range(0, len(x_mine), batch_size):
+            xs = shift(x_mine[i : i + batch_size], s_mine[i : i + batch_size])
+            y = y_mine[i : i + batch_size]
+            correct[0] += int((classifier(xs.float()).argmax(1) == y).sum())
+            correct[1] += int((classifier(restorer.restore(xs).float()).argmax(1) == y).sum())
+        total = distributed.all_sum(correct)
+        for key, c in zip(("w/o", "w/"), total, strict=True):
+            rows[key].append(round(100 * c / len(images), 2))
+    return rows

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from equirestore.groups.translation import shift
 from equirestore.nn.blurpool import (
     BlurPool,
     MaxBlurPool,
@@ -11,7 +12,6 @@ from equirestore.nn.blurpool import (
     binomial_filter,
     blur,
 )
-from equirestore.shifts import shift
 
 
 @pytest.mark.parametrize("size", range(1, 8))

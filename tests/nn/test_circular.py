@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from equirestore.groups.translation import shift
 from equirestore.nn import CircularConv, circular_conv, fold_kernel
-from equirestore.shifts import shift
-from equirestore.testing import assert_translation_equivariant
+from equirestore.testing import assert_equivariant
 
 
 @pytest.mark.parametrize(
@@ -26,8 +26,8 @@ def test_circular_filter_is_equivariant_for_every_shift(dims, size, k, d, method
     conv = CircularConv(3, 2, k, dims=dims, dilation=d, bias=True, method=method).double()
     torch.nn.init.normal_(conv.bias)
     x = torch.randn(2, 3, *size, dtype=torch.float64)
-    report = assert_translation_equivariant(conv, x, atol=1e-12, max_shifts=None)
-    assert report.exhaustive and report.shifts_checked == torch.Size(size).numel()
+    report = assert_equivariant(conv, x, atol=1e-12, max_elements=None)
+    assert report.exhaustive and report.elements_checked == torch.Size(size).numel()
 
 
 @pytest.mark.parametrize("dims", [1, 2, 3])
@@ -71,7 +71,7 @@ def test_kernel_wider_than_grid_folds_onto_itself():
         [(folded[0, 0] * torch.roll(x[:, 0], -p, dims=-1)).sum(-1) for p in range(4)], -1
     )
     torch.testing.assert_close(y[:, 0], ref, rtol=0, atol=1e-12)
-    assert_translation_equivariant(lambda t: circular_conv(t, w), x, atol=1e-12, max_shifts=None)
+    assert_equivariant(lambda t: circular_conv(t, w), x, atol=1e-12, max_elements=None)
 
 
 def test_bad_shapes_are_explained():
@@ -87,8 +87,8 @@ def test_zero_padding_is_not_equivariant_but_circular_padding_is():
     w = torch.randn(1, 1, 3, 3, dtype=torch.float64)
     x = torch.rand(1, 1, 8, 8, dtype=torch.float64)
     with pytest.raises(AssertionError):
-        assert_translation_equivariant(lambda t: F.conv2d(t, w, padding=1), x)
-    assert_translation_equivariant(lambda t: circular_conv(t, w), x, atol=1e-12)
+        assert_equivariant(lambda t: F.conv2d(t, w, padding=1), x)
+    assert_equivariant(lambda t: circular_conv(t, w), x, atol=1e-12)
 
 
 def test_cached_kernel_spectrum_follows_weight_changes():

@@ -1,6 +1,6 @@
 import torch
 
-from equirestore.shifts import shift
+from equirestore.groups.translation import shift
 
 
 def centred_blobs(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:

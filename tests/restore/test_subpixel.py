@@ -1,9 +1,8 @@
 import pytest
 import torch
 
-from equirestore.experiments.subpixel import zero_fill_shift
+from equirestore.groups.translation import shift, zero_fill_shift
 from equirestore.restore.subpixel import fractional_shift, refine_peaks, restore_subpixel
-from equirestore.shifts import shift
 from tests.restore.helpers import centred_blobs
 
 

@@ -1,8 +1,8 @@
 import torch
 
-from equirestore.experiments.restorer import full_size_estimator
 from equirestore.nn import CanonicalNetwork
 from equirestore.restore import init_estimator, moment_filter, restore_rates, train_estimator
+from equirestore.restore.recipe import full_size_estimator
 from equirestore.restore.training import canonical_centre
 from tests.restore.helpers import centred_blobs, framed_noise
 

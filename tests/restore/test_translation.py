@@ -7,9 +7,9 @@ import torch
 
 from equirestore import load_restorer, shift
 from equirestore.checkpoint import CheckpointError
+from equirestore.groups.translation import signed
 from equirestore.nn import CanonicalNetwork
 from equirestore.restore import TranslationRestorer, save_restorer
-from equirestore.shifts import signed
 from tests.restore.helpers import centred_blobs
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from equirestore.shifts import shift
+from equirestore.groups.translation import shift
 from equirestore.theory.aperiodic import check_aperiodic
 
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from equirestore.shifts import shift
-from equirestore.testing import assert_translation_equivariant
+from equirestore.groups.translation import shift
+from equirestore.testing import assert_equivariant
 from equirestore.theory.constructive import (
     NotAperiodicError,
     binary_decomposition,
@@ -45,7 +45,7 @@ def test_constructed_restorer_is_strict_on_every_sample_and_restores(shape, bits
         scores = net(shift(x, s)).flatten(1)
     est = torch.stack(torch.unravel_index(scores.argmax(1), shape[1:]), 1)
     assert torch.equal(est, s)
-    assert_translation_equivariant(net, x[:2], max_shifts=64 if dims == 3 else 4096)
+    assert_equivariant(net, x[:2], max_elements=64 if dims == 3 else 4096)
 
 
 def test_refuses_a_dataset_that_is_not_aperiodic():

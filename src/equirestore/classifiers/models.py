@@ -120,7 +120,7 @@ _PLAIN: dict[str, Callable[[int, int], nn.Module]] = {
 
 def _gcnn(kind: str) -> Callable[[int, int], nn.Module]:
     def make(in_channels: int, num_classes: int) -> nn.Module:
-        from equirestore.gcnn import P4CNN, Z2CNN
+        from equirestore.classifiers.gcnn import P4CNN, Z2CNN
 
         if kind == "z2":
             return Z2CNN(in_channels, num_classes)
@@ -138,9 +138,6 @@ CLASSIFIERS: dict[str, Callable[[int, int], nn.Module]] = {
     "p4cnn": _gcnn("p4"),
     "p4mcnn": _gcnn("p4m"),
 }
-
-#: The classifier used for each dataset in the experiments.
-DEFAULT_CLASSIFIER = {"mnist": "small-cnn", "mnist-sample": "small-cnn", "cifar10": "resnet18"}
 
 
 def _constructor(name: str) -> Callable[[int, int], nn.Module] | None:

@@ -1,15 +1,19 @@
 """Training and evaluating classifiers, with checkpoints that resume.
 
 A run writes ``<out>`` (the final classifier) and ``<out>.state`` after every epoch
-(model, optimiser, schedule, epoch); running the same command again after an
-interruption continues from the last finished epoch with the same data order.
+(model, optimiser, schedule, epoch and the run's settings); running the same command
+again after an interruption continues from the last finished epoch with the same data
+order. A state written with other settings is refused (the message names them) unless
+``restart=True`` starts afresh.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +23,47 @@ from torch import Tensor, nn
 
 from equirestore.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from equirestore.classifiers.models import build_classifier
-from equirestore.polar import rotate as rotate_images
-from equirestore.shifts import random_shifts, shift
+from equirestore.groups.rotation import rotate as rotate_images
+from equirestore.groups.translation import random_shifts, shift
+from equirestore.io import remove_stale_temporaries
 
 FORMAT = "equirestore.classifier"
 STATE_FORMAT = "equirestore.classifier_state"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a classifier is trained (stored with the resumable state and the weights).
+
+    ``optimizer``: ``"sgd"`` (Nesterov momentum 0.9, weight decay) or ``"adam"``; both
+    with a one-cycle schedule peaking at ``lr``. ``hflip``, ``shift_scope`` and
+    ``rotate`` are the augmentations (random horizontal flips; circular shifts of at most
+    ``shift_scope`` pixels; rotations by a uniform angle in ``[-rotate, rotate]``
+    degrees about the image centre).
+    """
+
+    arch: str
+    epochs: int
+    batch_size: int = 128
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    optimizer: str = "sgd"
+    hflip: bool = False
+    shift_scope: int = 0
+    rotate: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.shift_scope < 0 or self.rotate < 0:
+            raise ValueError("shift_scope and rotate must be >= 0")
 
 
 def save_classifier(
@@ -49,7 +89,8 @@ def save_classifier(
 
 
 def load_classifier(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
-    """Load a classifier saved by :func:`save_classifier`; returns ``(model, checkpoint)``."""
+    """Load a classifier saved by :func:`save_classifier`; returns ``(model, checkpoint)``
+    with the model in eval mode. ``checkpoint["input_shape"]`` is ``(C, H, W)``."""
     ckpt = load_checkpoint(path, FORMAT)
     model = build_classifier(
         str(ckpt["arch"]), int(ckpt["input_shape"][0]), int(ckpt["num_classes"])
@@ -76,6 +117,95 @@ def predict(
     return torch.cat(out)
 
 
+def augment(x: Tensor, settings: TrainSettings, gen: torch.Generator) -> Tensor:
+    """The training augmentations of ``settings`` on a batch ``(B, C, H, W)``."""
+    if settings.hflip:
+        flip = torch.rand(len(x), generator=gen) < 0.5
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+    if settings.shift_scope:
+        x = shift(x, random_shifts(len(x), settings.shift_scope, 2, gen))
+    if settings.rotate:
+        u = torch.rand(len(x), generator=gen, dtype=torch.float64)
+        x = rotate_images(x, (2 * u - 1) * settings.rotate)
+    return x
+
+
+def _optimiser(
+    model: nn.Module, s: TrainSettings, steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    if s.optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
+    else:
+        opt = torch.optim.SGD(
+            model.parameters(), lr=s.lr, momentum=0.9, nesterov=True, weight_decay=s.weight_decay
+        )
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=s.lr, total_steps=s.epochs * steps, pct_start=0.2
+    )
+    return opt, sched
+
+
+def _resume(
+    state_path: Path,
+    settings: TrainSettings,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+) -> int:
+    """Load the state of an interrupted run with the same settings; returns its epoch."""
+    st = load_checkpoint(state_path, STATE_FORMAT)
+    saved = dict(st.get("settings", {}))
+    differ = sorted(k for k, v in asdict(settings).items() if saved.get(k) != v)
+    if differ:
+        changes = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(settings, k)!r}" for k in differ)
+        raise ValueError(
+            f"{state_path} is the state of another run ({changes}); run again with the "
+            "original settings to resume it, or pass --restart (restart=True) to start afresh"
+        )
+    load_state_strict(model, st["model"], str(state_path))
+    opt.load_state_dict(st["optimizer"])
+    sched.load_state_dict(st["scheduler"])
+    torch.set_rng_state(st["rng"])
+    return int(st["epoch"])
+
+
+def _epoch(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    settings: TrainSettings,
+    epoch: int,
+    optimiser: tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler],
+    progress: bool,
+) -> None:
+    """One pass over the data in the epoch's seeded order."""
+    from tqdm.auto import tqdm
+
+    opt, sched = optimiser
+    gen = torch.Generator().manual_seed(settings.seed * 1000 + epoch)
+    perm = torch.randperm(len(images), generator=gen)
+    model.train()
+    bar = tqdm(
+        range(0, len(images), settings.batch_size),
+        desc=f"{settings.arch} epoch {epoch + 1}/{settings.epochs}",
+        disable=not progress,
+    )
+    correct = seen = 0
+    for i in bar:
+        idx = perm[i : i + settings.batch_size]
+        x = augment(images[idx].float(), settings, gen)
+        y = labels[idx]
+        logits = model(x.contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+        bar.set_postfix(loss=f"{float(loss.detach()):.3f}", acc=f"{correct / seen:.3f}")
+
+
 def train_classifier(
     arch: str,
     images: Tensor,
@@ -83,113 +213,65 @@ def train_classifier(
     out: str | os.PathLike[str],
     *,
     epochs: int,
-    batch_size: int = 128,
-    lr: float = 0.05,
-    weight_decay: float = 5e-4,
-    hflip: bool = False,
-    shift_scope: int = 0,
-    rotate: float = 0.0,
-    seed: int = 0,
     progress: bool = True,
+    restart: bool = False,
     meta: dict[str, Any] | None = None,
+    **settings: Any,
 ) -> nn.Module:
-    """Train a registered classifier with SGD + one-cycle schedule, resuming if possible.
+    """Train a registered classifier, resuming an interrupted run of the same settings.
 
     Args:
-        arch: registry name (``"small-cnn"``, ``"resnet18"``).
+        arch: registry name (``"small-cnn"``, ``"resnet18"``, ...).
         images, labels: ``(N, C, H, W)`` float in [0, 1] and ``(N,)``.
         out: where the final weights go; ``<out>.state`` holds the resumable state.
-        hflip: random horizontal flips (for CIFAR-10).
-        shift_scope: random circular translation augmentation of at most this many pixels
-            (0 = none, as in Table 1).
-        rotate: rotation augmentation: every image turned by a uniform random angle in
-            ``[-rotate, rotate]`` degrees (:func:`equirestore.polar.rotate`, about the
-            image centre); 0 = none, 180 = any angle.
-    """
-    from tqdm.auto import tqdm
+        epochs: passes over the data.
+        progress: show tqdm bars.
+        restart: discard the state of an earlier run instead of resuming it.
+        meta: JSON-like facts stored with the weights (e.g. the command).
+        settings: the other fields of :class:`TrainSettings` (``batch_size``, ``lr``,
+            ``optimizer``, ``hflip``, ``shift_scope``, ``rotate``, ``seed``, ...).
 
+    Returns:
+        The trained model in eval mode.
+    """
+    s = TrainSettings(arch, epochs, **settings)
     out = Path(out)
     state_path = Path(str(out) + ".state")
+    for p in (out, state_path):
+        remove_stale_temporaries(p)
+    if restart:
+        state_path.unlink(missing_ok=True)
     num_classes = int(labels.max()) + 1
-    torch.manual_seed(seed)
+    torch.manual_seed(s.seed)
     model = build_classifier(arch, images.shape[1], num_classes)
     if all(p.dim() != 5 for p in model.parameters()):  # G-CNN filters are 5-D
         model = model.to(memory_format=torch.channels_last)  # measured ~20% faster on CPU
-    opt = torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
-    )
-    steps = (len(images) + batch_size - 1) // batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=epochs * steps, pct_start=0.2
-    )
-    start_epoch = 0
-    if state_path.exists():
-        st = load_checkpoint(state_path, STATE_FORMAT)
-        if st["arch"] != arch or st["epochs"] != epochs:
-            raise ValueError(
-                f"{state_path} is from another run (arch={st['arch']}, epochs={st['epochs']}); "
-                "delete it or choose another output path"
-            )
-        load_state_strict(model, st["model"], str(state_path))
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        start_epoch = int(st["epoch"])
-        torch.set_rng_state(st["rng"])
+    opt, sched = _optimiser(model, s, -(-len(images) // s.batch_size))
+    start = _resume(state_path, s, model, opt, sched) if state_path.exists() else 0
     t0 = time.perf_counter()
-    for epoch in range(start_epoch, epochs):
-        gen = torch.Generator().manual_seed(seed * 1000 + epoch)
-        perm = torch.randperm(len(images), generator=gen)
-        model.train()
-        bar = tqdm(
-            range(0, len(images), batch_size),
-            desc=f"{arch} epoch {epoch + 1}/{epochs}",
-            disable=not progress,
-        )
-        correct = seen = 0
-        for i in bar:
-            idx = perm[i : i + batch_size]
-            x, y = images[idx].float(), labels[idx]
-            if hflip:
-                flip = torch.rand(len(x), generator=gen) < 0.5
-                x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-            if shift_scope:
-                x = shift(x, random_shifts(len(x), shift_scope, 2, gen))
-            if rotate:
-                u = torch.rand(len(x), generator=gen, dtype=torch.float64)
-                x = rotate_images(x, (2 * u - 1) * rotate)
-            logits = model(x.contiguous(memory_format=torch.channels_last))
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", acc=f"{correct / seen:.3f}")
-        save_checkpoint(
-            {
+    epoch = start
+    try:
+        for epoch in range(start, s.epochs):
+            _epoch(model, images, labels, s, epoch, (opt, sched), progress)
+            state = {
                 "format": STATE_FORMAT,
-                "arch": arch,
-                "epochs": epochs,
+                "settings": asdict(s),
                 "epoch": epoch + 1,
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
                 "rng": torch.get_rng_state(),
-            },
-            state_path,
+            }
+            save_checkpoint(state, state_path)
+    except KeyboardInterrupt:
+        done = f"after epoch {epoch} of {s.epochs}" if epoch else "before the first epoch ended"
+        print(
+            f"interrupted {done}; run the same command again to resume ({state_path})",
+            file=sys.stderr,
         )
-    info = dict(meta or {})
-    info.update(
-        epochs=epochs,
-        seed=seed,
-        train_seconds_this_run=round(time.perf_counter() - t0, 1),
-        shift_scope=shift_scope,
-        rotate=rotate,
-        hflip=hflip,
-        lr=lr,
-        batch_size=batch_size,
-    )
+        raise
+    info = {**dict(meta or {}), **asdict(s)}
+    info["train_seconds_this_run"] = round(time.perf_counter() - t0, 1)
     save_classifier(model, out, arch, tuple(images.shape[1:]), num_classes, info)
     state_path.unlink(missing_ok=True)
     return model.eval()

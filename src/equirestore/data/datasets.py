@@ -12,9 +12,10 @@
   (the first 80% of each class = train, the rest = test), same geometry as ``mnist``; the fallback
   when no full dataset is available.
 
-Where the data is looked for, in order: the ``root`` argument, ``$EQUIRESTORE_DATA``,
-``../shared/data`` relative to the working directory and to this checkout. Layouts
-accepted under a root: ``MNIST/raw/*-ubyte`` (torchvision's raw IDX files),
+Where the data is looked for, in order: the ``root`` argument, ``$EQUIRESTORE_DATA``, then
+the per-user folder of :func:`default_roots`. (This project's scripts, tests and
+``paper/`` commands point ``$EQUIRESTORE_DATA`` at ``../shared/data`` when it exists.)
+Layouts accepted under a root: ``MNIST/raw/*-ubyte`` (torchvision's raw IDX files),
 ``cifar10-jpeg/{train,test}/<class>/*.jpg`` (image folders) and torchvision's
 ``cifar-10-batches-py``.
 """
@@ -41,22 +42,36 @@ class DatasetNotFoundError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a registered dataset looks like after :func:`to_geometry`."""
+    """Everything equirestore knows about a named dataset, in one record.
+
+    Attributes:
+        name: the registry key (``--dataset``).
+        channels: ``C`` of the images.
+        image_size: side of the images as published (28 for MNIST, 32 for CIFAR-10).
+        size: side of the canvas the restorers work on, after :func:`to_geometry`.
+        num_classes: number of labels.
+        default_geometry: how images reach the canvas (``"pad"`` or ``"resize"``).
+        classifier: the classifier architecture used for it by default.
+        restorer: the name of its shipped restorer (:data:`equirestore.restore.hub.SHIPPED`).
+        loader: ``(split, root, download) -> (uint8 images, labels)``.
+    """
 
     name: str
     channels: int
-    size: int  # square side after padding/resizing
+    image_size: int
+    size: int
     num_classes: int
     default_geometry: str
+    classifier: str
+    restorer: str
     loader: Callable[[str, Path | None, bool], tuple[Tensor, Tensor]]
 
 
 def default_roots() -> list[Path]:
-    """``../shared/data`` beside the working directory and beside this checkout."""
-    return [
-        Path.cwd().parent / "shared" / "data",
-        Path(__file__).resolve().parents[3].parent / "shared" / "data",
-    ]
+    """The per-user data folder, ``$XDG_DATA_HOME/equirestore`` (default
+    ``~/.local/share/equirestore``), where ``download=True`` puts what it fetches."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return [Path(base) / "equirestore"]
 
 
 def candidate_roots(root: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -99,10 +114,11 @@ def _load_mnist(split: str, root: Path | None, download: bool) -> tuple[Tensor, 
         ).exists():
             ds = torchvision.datasets.MNIST(str(r), train=split == "train", download=False)
             return ds.data.unsqueeze(1).clone(), ds.targets.clone()
-    if download and root is not None:
-        ds = torchvision.datasets.MNIST(str(root), train=split == "train", download=True)
+    if download:
+        target = root or default_roots()[0]
+        ds = torchvision.datasets.MNIST(str(target), train=split == "train", download=True)
         return ds.data.unsqueeze(1).clone(), ds.targets.clone()
-    raise _not_found("mnist", looked, " With internet access, pass download=True and a root.")
+    raise _not_found("mnist", looked, " With internet access, pass download=True.")
 
 
 def _read_folder_split(folder: Path) -> tuple[Tensor, Tensor]:
@@ -135,11 +151,12 @@ def _load_cifar10(split: str, root: Path | None, download: bool) -> tuple[Tensor
             ds = torchvision.datasets.CIFAR10(str(r), train=split == "train", download=False)
             images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
             return images, torch.tensor(ds.targets, dtype=torch.long)
-    if download and root is not None:
-        ds = torchvision.datasets.CIFAR10(str(root), train=split == "train", download=True)
+    if download:
+        target = root or default_roots()[0]
+        ds = torchvision.datasets.CIFAR10(str(target), train=split == "train", download=True)
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
         return images, torch.tensor(ds.targets, dtype=torch.long)
-    raise _not_found("cifar10", looked, " With internet access, pass download=True and a root.")
+    raise _not_found("cifar10", looked, " With internet access, pass download=True.")
 
 
 def _load_mnist_sample(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
@@ -171,10 +188,13 @@ def _load_mnist3d(split: str, root: Path | None, download: bool) -> tuple[Tensor
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo("mnist", 1, 32, 10, "pad", _load_mnist),
-    "mnist-sample": DatasetInfo("mnist-sample", 1, 32, 10, "pad", _load_mnist_sample),
-    "cifar10": DatasetInfo("cifar10", 3, 40, 10, "pad", _load_cifar10),
-    "mnist3d": DatasetInfo("mnist3d", 1, 32, 10, "pad", _load_mnist3d),
+    d.name: d
+    for d in (
+        DatasetInfo("mnist", 1, 28, 32, 10, "pad", "small-cnn", "mnist", _load_mnist),
+        DatasetInfo("mnist-sample", 1, 28, 32, 10, "pad", "small-cnn", "mnist", _load_mnist_sample),
+        DatasetInfo("cifar10", 3, 32, 40, 10, "pad", "resnet18", "cifar10", _load_cifar10),
+        DatasetInfo("mnist3d", 1, 16, 32, 10, "pad", "small-cnn", "mnist3d", _load_mnist3d),
+    )
 }
 
 

@@ -76,8 +76,8 @@ def voxelize(points: np.ndarray, grid: int = GRID) -> np.ndarray:
 
 def make_mnist3d(digits: Tensor, seed: int) -> Tensor:
     """``(N, 1, 28, 28)`` uint8 MNIST -> ``(N, 1, 32, 32, 32)`` uint8 volumes (steps 1-5)."""
+    from equirestore.groups.translation import shift
     from equirestore.restore.training import centres_of_mass
-    from equirestore.shifts import shift
 
     rng = np.random.default_rng(seed)
     arr = digits.numpy()

@@ -1,6 +1,7 @@
 """Translation and rotation estimators and restorers (Sections 4 and 5.2)."""
 
 from equirestore.restore.estimator import Peaks, exact_mask, peaks
+from equirestore.restore.evaluation import RestoreRates, angle_error, consistency, restore_rates
 from equirestore.restore.hub import (
     SHIPPED,
     load_restorer,
@@ -11,11 +12,9 @@ from equirestore.restore.hub import (
 )
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.training import (
-    RestoreRates,
     estimator_loss,
     init_estimator,
     moment_filter,
-    restore_rates,
     train_estimator,
 )
 from equirestore.restore.translation import TranslationRestorer
@@ -26,6 +25,8 @@ __all__ = [
     "RestoreRates",
     "RotationRestorer",
     "TranslationRestorer",
+    "angle_error",
+    "consistency",
     "estimator_loss",
     "exact_mask",
     "init_estimator",

@@ -4,7 +4,7 @@ equivariant to circular shifts of that axis (1-D circular filters over the angle
 radius as channels) estimates the rotation like the translation estimator estimates a
 shift; the estimate is undone by rotating the original Cartesian image.
 
-Conventions: :mod:`equirestore.polar` (angles counter-clockwise as displayed, degrees).
+Conventions: :mod:`equirestore.groups.rotation` (angles counter-clockwise as displayed, degrees).
 ``estimate(x)`` returns ``φ`` in ``(-180, 180]`` with ``x ≈ rotate(x0, φ)`` for the
 canonical (upright) ``x0``, and ``restore(x) = rotate(x, -estimate(x))``. Only the
 estimate is exact (a multiple of ``360 / N_θ``); rotating a pixel image interpolates.
@@ -20,8 +20,8 @@ from torch import Tensor, nn
 
 from equirestore._checks import check_batch
 from equirestore.checkpoint import float32_state
+from equirestore.groups.rotation import rotate, to_polar
 from equirestore.nn.canonical import CanonicalNetwork
-from equirestore.polar import rotate, to_polar
 
 FORMAT = "equirestore.rotation_restorer"
 

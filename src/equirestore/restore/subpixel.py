@@ -8,7 +8,7 @@ simply shift then (seed 003, ``results/theory.md`` section 4). This module adds
   (``"fourier"``: a phase ramp; invertible except for the Nyquist component of an
   even-sized grid, whose shifted version is not real) or by area sampling of the
   piecewise-constant image (``"linear"``: ``(1 - f) x[i - k] + f x[i - k - 1]`` per axis,
-  ``s = k + f``), in the sign convention of :mod:`equirestore.shifts`;
+  ``s = k + f``), in the sign convention of :mod:`equirestore.groups.translation`;
 * :func:`refine_peaks`: a sub-pixel estimate of the shift, from a parabola through the
   maximum of the estimator output and its two neighbours on each axis;
 * :func:`restore_subpixel`: undo the refined estimate with a fractional shift.
@@ -22,9 +22,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from equirestore.groups.translation import shift, signed
 from equirestore.restore.estimator import argmax_position
 from equirestore.restore.translation import TranslationRestorer
-from equirestore.shifts import shift, signed
 
 Interpolation = Literal["fourier", "linear"]
 

@@ -13,7 +13,7 @@ cannot be lowered by just inflating the weights on bright images. The normalisat
 lives in the loss only; the network stays in the canonical form of Equation (2).
 
 What we tried, and why this recipe (the table is ``results/training.md``, made by
-``python -m equirestore.experiments.recipes``):
+``python -m paper.recipes``):
 
 * The Appendix D network (6 layers, 1 channel, 3x3, no bias) from PyTorch's default
   initialisation, with or without dilation: the ReLU stack collapses to a nearly
@@ -40,7 +40,6 @@ What we tried, and why this recipe (the table is ``results/training.md``, made b
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -52,8 +51,7 @@ from torch import Tensor, nn
 from equirestore import distributed
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.circular import CircularConv
-from equirestore.restore.estimator import exact_mask, peaks
-from equirestore.shifts import signed
+from equirestore.restore.evaluation import restore_rates
 
 INITS = ("default", "zeros", "moment", "matched")
 
@@ -170,49 +168,6 @@ def estimator_loss(
     z = estimator_logits(network, x, temperature)
     target = torch.zeros(len(z), dtype=torch.long, device=z.device)
     return F.cross_entropy(z, target, reduction="sum") / (batch_size or len(z))
-
-
-@dataclass
-class RestoreRates:
-    """Strict estimator quality on a set of canonical (unshifted) images.
-
-    ``exact``: fraction with component 0 the unique maximum (ties are failures).
-    ``within_one``: fraction whose unique maximum is within one pixel of index 0 on
-    every axis (circularly). ``ties``: fraction whose maximum is tied.
-    """
-
-    exact: float
-    within_one: float
-    ties: float
-    n: int
-
-
-@torch.no_grad()
-def restore_rates(
-    network: CanonicalNetwork,
-    images: Tensor,
-    batch_size: int = 2000,
-    dtype: torch.dtype = torch.float64,
-) -> RestoreRates:
-    """Measure :class:`RestoreRates` of ``network`` on ``images (N, C, *S)``.
-
-    Under ``torchrun`` every process scores its shard and the counts are summed.
-    """
-    net = copy.deepcopy(network).to(dtype)
-    exact = within = ties = 0
-    spatial = tuple(images.shape[2:])
-    mine = images[distributed.shard(len(images))]
-    for i in range(0, len(mine), batch_size):
-        s = net(mine[i : i + batch_size]).squeeze(1)
-        pk = peaks(s)
-        unique = pk.gap > 0
-        exact += int((exact_mask(s) & unique).sum())
-        near = (signed(pk.position, spatial).abs() <= 1).all(1)
-        within += int((near & unique).sum())
-        ties += int((~unique).sum())
-    total = distributed.all_sum([exact, within, ties])
-    n = len(images)
-    return RestoreRates(total[0] / n, total[1] / n, total[2] / n, n)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The translation restorer (Section 4.1, Figure 2): estimate the shift, then undo it.
 
-Convention: shifts follow :mod:`equirestore.shifts` (``torch.roll`` sign, axis order
+Convention: shifts follow :mod:`equirestore.groups.translation` (``torch.roll`` sign, axis order
 ``(rows, cols)`` or ``(depth, rows, cols)``). ``estimate(x)`` returns the shift ``s``
 such that ``x == shift(x0, s)`` for the canonical ``x0 = restore(x)``; it is reported
 as the signed representative in ``[-(N // 2), N - N // 2 - 1]`` per axis, and
@@ -17,9 +17,9 @@ from torch import Tensor, nn
 
 from equirestore._checks import check_batch
 from equirestore.checkpoint import float32_state
+from equirestore.groups.translation import shift, signed
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.restore.estimator import Peaks, argmax_position, peaks
-from equirestore.shifts import shift, signed
 
 #: See :meth:`TranslationRestorer._chunk`: 2**20 values = 1,024 MNIST or 218 CIFAR images.
 CHUNK_VALUES = 2**20

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from equirestore.shifts import shift, signed
+from equirestore.groups.translation import shift, signed
 
 #: Codes are reduced modulo this prime before the autocorrelation so that ``R`` stays an
 #: exact float64 integer for any grid up to 2**53 / 250**2 positions. Equal samples have
@@ -47,7 +47,8 @@ class Violation:
     """``x[j] == shift(x[i], s)`` with ``(i, s) != (j, 0)``.
 
     ``kind``: ``"duplicate"`` (``i != j``, ``s = 0``), ``"translate"`` (``i != j``) or
-    ``"periodic"`` (``i == j``). ``shift``: signed, axis order as :mod:`equirestore.shifts`.
+    ``"periodic"`` (``i == j``). ``shift``: signed, axis order as
+    :mod:`equirestore.groups.translation`.
     """
 
     i: int

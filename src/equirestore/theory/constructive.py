@@ -51,8 +51,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from equirestore.groups.translation import shift
 from equirestore.nn.canonical import CanonicalNetwork, count_parameters
-from equirestore.shifts import shift
 from equirestore.theory.aperiodic import AperiodicReport, check_aperiodic
 
 
@@ -147,34 +147,8 @@ class ConstructionReport:
     aperiodic_seconds: float
 
 
-def construct_restorer(
-    images: Tensor, bits: int, verify: bool = True, batch_size: int = 16
-) -> tuple[CanonicalNetwork, ConstructionReport]:
-    """Build the translation estimator of Theorem 4.5 for ``images (M, C, *N)``.
-
-    Args:
-        images: values in [0, 1] on the grid ``k / (2^bits - 1)`` (MNIST: ``bits=8``).
-        bits: ``n``, the number of binary digits per value.
-        verify: evaluate the network on every sample (float64) and fill the report.
-        batch_size: samples per verification batch (the hidden layer has ``M``
-            channels per sample).
-
-    Returns:
-        ``(network, report)``; ``network`` maps ``(B, C, *N) -> (B, 1, *N)``.
-
-    Raises:
-        NotAperiodicError: the dataset violates Definition 4.2 (nothing is built).
-        ValueError: values not quantized to ``2^bits`` levels.
-    """
-    if images.dim() not in (3, 4, 5) or len(images) == 0:
-        raise ValueError(f"images must be a non-empty (M, C, *N) tensor, got {tuple(images.shape)}")
-    q = quantize(images, bits)
-    t0 = time.perf_counter()
-    aperiodic = check_aperiodic(q)
-    aperiodic_seconds = time.perf_counter() - t0
-    if not aperiodic.aperiodic:
-        raise NotAperiodicError(aperiodic)
-    t0 = time.perf_counter()
+def _build(q: Tensor, bits: int) -> CanonicalNetwork:
+    """The network of Lemmas 4.3 + 4.4 for the quantized samples ``q (M, C, *N)``."""
     m, c = q.shape[:2]
     spatial = tuple(q.shape[2:])
     dims = len(spatial)
@@ -203,16 +177,55 @@ def construct_restorer(
         match.bias.copy_(1 - decomposed.flatten(1).sum(1))
         total.weight.fill_(1.0)
         total.bias.zero_()
+    return net
+
+
+@torch.inference_mode()
+def _smallest_margin(net: CanonicalNetwork, images: Tensor, batch_size: int) -> float:
+    """``min_x f(x)_0 - max_{p != 0} f(x)_p`` over ``images`` (float64)."""
+    margin = math.inf
+    for lo in range(0, len(images), batch_size):
+        out = net(images[lo : lo + batch_size].to(torch.float64)).flatten(1)
+        margin = min(margin, float((out[:, 0] - out[:, 1:].amax(1)).min()))
+    return margin
+
+
+def construct_restorer(
+    images: Tensor, bits: int, verify: bool = True, batch_size: int = 16
+) -> tuple[CanonicalNetwork, ConstructionReport]:
+    """Build the translation estimator of Theorem 4.5 for ``images (M, C, *N)``.
+
+    Args:
+        images: values in [0, 1] on the grid ``k / (2^bits - 1)`` (MNIST: ``bits=8``).
+        bits: ``n``, the number of binary digits per value.
+        verify: evaluate the network on every sample (float64) and fill the report.
+        batch_size: samples per verification batch (the hidden layer has ``M``
+            channels per sample).
+
+    Returns:
+        ``(network, report)``; ``network`` maps ``(B, C, *N) -> (B, 1, *N)``.
+
+    Raises:
+        NotAperiodicError: the dataset violates Definition 4.2 (nothing is built).
+        ValueError: values not quantized to ``2^bits`` levels.
+    """
+    if images.dim() not in (3, 4, 5) or len(images) == 0:
+        raise ValueError(f"images must be a non-empty (M, C, *N) tensor, got {tuple(images.shape)}")
+    q = quantize(images, bits)
+    t0 = time.perf_counter()
+    aperiodic = check_aperiodic(q)
+    aperiodic_seconds = time.perf_counter() - t0
+    if not aperiodic.aperiodic:
+        raise NotAperiodicError(aperiodic)
+    t0 = time.perf_counter()
+    net = _build(q, bits)
+    m, c = q.shape[:2]
+    widths = net.config()["widths"]
     build_seconds = time.perf_counter() - t0
     strict, margin, verify_seconds = False, float("nan"), 0.0
     if verify:
         t0 = time.perf_counter()
-        margin = math.inf
-        with torch.inference_mode():
-            for lo in range(0, m, batch_size):
-                out = net(images[lo : lo + batch_size].to(torch.float64)).flatten(1)
-                gap = out[:, 0] - out[:, 1:].amax(1)
-                margin = min(margin, float(gap.min()))
+        margin = _smallest_margin(net, images, batch_size)
         strict = margin > 0
         verify_seconds = time.perf_counter() - t0
     report = ConstructionReport(

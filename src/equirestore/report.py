@@ -1,0 +1,73 @@
+"""Results reports: what the run was measured on (:func:`hardware`), ``<out>.json`` and
+``<out>.md`` written atomically (:func:`write_report`), figures (:func:`save_figure`,
+matplotlib is the optional ``plot`` extra and imported only when a figure is saved)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from equirestore.io import atomic_path
+
+
+def hardware() -> dict[str, Any]:
+    """What the run was measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "platform": platform.platform(),
+    }
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 130) -> None:
+    """Lay out a matplotlib figure, write it as PNG atomically, and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+
+
+def provenance(res: dict[str, Any], seed: int | None) -> str:
+    """``Command: `...`; seed S; wall time T s; <cores> cores (<cpu>), torch <v>; <date>.``
+    for a report completed by :func:`write_report` (``seed=None`` leaves the seed out)."""
+    hw = res["hardware"]
+    seed_part = f"seed {seed}; " if seed is not None else ""
+    return (
+        f"Command: `{res['command']}`; {seed_part}wall time {res['seconds']:.0f} s; "
+        f"{hw['cores']} cores ({hw['cpu']}), torch {hw['torch']}; {res['date']}."
+    )
+
+
+def write_report(
+    out: str, res: dict[str, Any], render: Callable[[dict[str, Any]], str], started: float
+) -> str:
+    """Complete ``res`` (``hardware``, ``date``, ``seconds`` since ``started``, a
+    ``time.perf_counter()`` value), write ``<out>.json`` and ``<out>.md`` (from
+    ``render(res)``), print the Markdown and return it."""
+    res.update(hardware=hardware(), date=time.strftime("%Y-%m-%d"))
+    res["seconds"] = time.perf_counter() - started
+    text = render(res)
+    for suffix, body in ((".json", json.dumps(res, indent=2) + "\n"), (".md", text)):
+        with atomic_path(out + suffix) as tmp:
+            Path(tmp).write_text(body)
+    print(text)
+    return text

@@ -1,0 +1,173 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from equirestore.cli import build_parser, main
+from equirestore.groups.translation import shift
+from tests.restore.helpers import centred_blobs, framed_noise
+
+
+@pytest.mark.parametrize("cmd", ["train-restorer", "train-classifier", "evaluate", "restore"])
+def test_every_subcommand_has_help(cmd, capsys):
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args([cmd, "--help"])
+    assert e.value.code == 0
+    assert "usage: equirestore " + cmd in capsys.readouterr().out
+
+
+def test_console_script_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "equirestore.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "train-restorer" in out
+
+
+def _write_pngs(folder, images):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(images):
+        arr = (img.clamp(0, 1) * 255).round().byte()
+        arr = arr[0].numpy() if arr.shape[0] == 1 else arr.permute(1, 2, 0).numpy()
+        Image.fromarray(arr).save(folder / f"img{i}.png")
+
+
+def test_restore_files_writes_images_and_shifts(tmp_path):
+    x = (centred_blobs(3) * 255).round() / 255
+    s = torch.tensor([[2, -3], [0, 7], [-8, 1]])
+    _write_pngs(tmp_path / "in", shift(x, s))
+    assert (
+        main(
+            ["restore", str(tmp_path / "in"), "--restorer", "mnist", "--out", str(tmp_path / "out")]
+        )
+        == 0
+    )
+    report = json.loads((tmp_path / "out" / "shifts.json").read_text())["images"]
+    got = [report[str(tmp_path / "in" / f"img{i}.png")]["shift"] for i in range(3)]
+    assert got == s.tolist()
+    for i in range(3):
+        restored = np.asarray(Image.open(tmp_path / "out" / f"img{i}.png"))
+        assert np.array_equal(restored, (x[i, 0] * 255).round().byte().numpy())
+
+
+def test_restore_bad_inputs_leave_no_output(tmp_path, capsys):
+    _write_pngs(tmp_path / "in", centred_blobs(2))
+    (tmp_path / "in" / "readme.txt").write_text("x")
+    assert (
+        main(
+            ["restore", str(tmp_path / "in"), "--restorer", "mnist", "--out", str(tmp_path / "out")]
+        )
+        == 2
+    )
+    assert "not images" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    Image.new("L", (28, 28)).save(tmp_path / "small.png")
+    assert (
+        main(
+            [
+                "restore",
+                str(tmp_path / "small.png"),
+                "--restorer",
+                "mnist",
+                "--out",
+                str(tmp_path / "out2"),
+            ]
+        )
+        == 2
+    )
+    assert "32x32" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()
+
+
+def test_train_restorer_on_an_image_folder(tmp_path):
+    _write_pngs(tmp_path / "train", framed_noise(64, size=12, border=2))
+    out = tmp_path / "r.pt"
+    assert (
+        main(
+            [
+                "train-restorer",
+                "--folder",
+                str(tmp_path / "train"),
+                "--epochs",
+                "3",
+                "--batch-size",
+                "32",
+                "--out",
+                str(out),
+                "--report",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    rec = json.loads((tmp_path / "r.json").read_text())
+    assert rec["train_rates"]["exact"] == 1.0
+    from equirestore import load_restorer
+
+    r = load_restorer(out)
+    assert r.input_shape == (3, 12, 12)
+
+
+def test_train_restorer_needs_exactly_one_source(tmp_path, capsys):
+    assert main(["train-restorer", "--out", str(tmp_path / "r.pt")]) == 2
+    assert "exactly one of --dataset or --folder" in capsys.readouterr().err
+
+
+def test_restore_streams_in_batches_with_workers(tmp_path):
+    x = (centred_blobs(5) * 255).round() / 255
+    s = torch.tensor([[1, 1], [-4, 2], [0, 0], [9, -9], [3, 5]])
+    _write_pngs(tmp_path / "in", shift(x, s))
+    args = ["restore", str(tmp_path / "in"), "--restorer", "mnist", "--out", str(tmp_path / "o")]
+    assert main([*args, "--batch-size", "2", "--workers", "2"]) == 0
+    report = json.loads((tmp_path / "o" / "shifts.json").read_text())["images"]
+    assert [report[str(tmp_path / "in" / f"img{i}.png")]["shift"] for i in range(5)] == s.tolist()
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(
+        ["shifts.json"] + [f"img{i}.png" for i in range(5)]
+    )
+
+
+def test_restore_undecodable_file_mid_stream_leaves_no_output(tmp_path, capsys):
+    _write_pngs(tmp_path / "in", centred_blobs(4))
+    good = (tmp_path / "in" / "img0.png").read_bytes()
+    (tmp_path / "in" / "img3.png").write_bytes(good[:60])  # header intact, pixels truncated
+    args = ["restore", str(tmp_path / "in"), "--restorer", "mnist", "--out", str(tmp_path / "o")]
+    assert main([*args, "--batch-size", "2", "--workers", "0"]) == 2
+    assert "img3.png" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["in"]  # no staging folder left behind
+
+
+def test_check_affine_command(capsys):
+    conv = '{"in_channels": 1, "out_channels": 2, "kernel_size": 3, "padding": 1%s}'
+    args = ["check-affine", "--module", "torch.nn:Conv2d", "--shape", "1,5,5", "--kwargs"]
+    assert main([*args, conv % ', "padding_mode": "circular"']) == 0
+    assert "translation-equivariant (Theorem 3.4): True" in capsys.readouterr().out
+    assert main([*args, conv % ""]) == 1
+    out = capsys.readouterr().out
+    assert "circular filter (Definition 3.5): False" in out and "a circular filter needs" in out
+    assert main(["check-affine", "--module", "torch.nn"]) == 2
+    assert "package.module:callable" in capsys.readouterr().err
+
+
+def test_check_aperiodic_and_construct_commands(tmp_path, capsys):
+    from tests.conftest import real_dataset
+
+    real_dataset("mnist", "test")
+    assert main(["check-aperiodic", "--dataset", "mnist", "--split", "test"]) == 0
+    assert "aperiodic = True" in capsys.readouterr().out
+    out = tmp_path / "built.pt"
+    args = ["construct-restorer", "--dataset", "mnist", "--limit", "40", "--out", str(out)]
+    assert main(args) == 0
+    assert "strict             True" in capsys.readouterr().out
+    from equirestore import load_restorer
+
+    r = load_restorer(out)
+    x = real_dataset("mnist", "test")[0][:40]
+    s = torch.tensor([[3, -4]]).expand(40, 2)
+    assert torch.equal(r.estimate(shift(x, s)), s)

@@ -1,0 +1,39 @@
+import torch
+
+from equirestore.groups.rotation import polar_grid, rotate, to_polar
+
+
+def test_angle_zero_points_right_and_angles_turn_towards_up():
+    x = torch.zeros(1, 1, 9, 9)
+    x[0, 0, 4, 7] = 1.0  # right of the centre (4, 4)
+    x[0, 0, 1, 4] = 2.0  # above it
+    p = to_polar(x, n_radius=4, n_angle=4, r_max=4.0)  # radii 0.5, 1.5, 2.5, 3.5
+    # the ring at radius 3 lies between radius bins 2 and 3 (each half of the way)
+    torch.testing.assert_close(p[0, 2:, :2], torch.tensor([[0.5, 1.0], [0.5, 1.0]]))
+    assert p[0, :, 2].abs().sum() == 0 and p[0, :, 3].abs().sum() == 0
+
+
+def test_rotation_by_whole_bins_is_a_roll_of_the_polar_image():
+    g = torch.Generator().manual_seed(0)
+    x = torch.nn.functional.avg_pool2d(torch.rand(2, 1, 33, 33, generator=g), 9, 1, 4)
+    disc = torch.cartesian_prod(torch.arange(33.0), torch.arange(33.0)).sub(16).norm(dim=1) < 12
+    x = (x - x.mean()) * disc.view(1, 1, 33, 33)
+    p = to_polar(x, 8, 16, r_max=12)
+    for k in (1, 3, -3):
+        q = to_polar(rotate(x, torch.full((2,), 360.0 * k / 16)), 8, 16, r_max=12)
+        right = (q - torch.roll(p, k, -1)).norm() / p.norm()
+        wrong = (q - torch.roll(p, -k, -1)).norm() / p.norm()
+        assert right < 0.1 < 0.3 < wrong  # interpolation error vs a wrong sign convention
+    q90 = to_polar(rotate(x, torch.full((2,), 90.0)), 8, 16, r_max=12)
+    torch.testing.assert_close(q90, torch.roll(p, 4, -1), atol=1e-5, rtol=0)  # exact grid map
+
+
+def test_rotate_quarter_turn_is_rot90():
+    x = torch.rand(3, 2, 7, 7)
+    torch.testing.assert_close(
+        rotate(x, torch.full((3,), 90.0)), torch.rot90(x, 1, (2, 3)), atol=1e-5, rtol=0
+    )
+
+
+def test_grid_shape():
+    assert polar_grid((28, 28), 5, 12).shape == (5, 12, 2)
