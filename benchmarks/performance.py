@@ -160,10 +160,10 @@ def section_throughput(batches: tuple[int, ...]) -> list[dict[str, Any]]:
         data, source = _images(dataset, restorer.input_shape, max(batches))
         for b in batches:
             x = data[:b]
-            same = bool(torch.equal(naive_restore(restorer, x[:64]), restorer.restore(x[:64])))
+            same = bool(torch.equal(naive_restore(restorer, x[:64]), restorer(x[:64])))
             res: dict[str, Any] = {"dataset": dataset, "batch": b, "inputs": source}
             for key, fn in (
-                ("restore", lambda x=x, r=restorer: r.restore(x)),
+                ("restore", lambda x=x, r=restorer: r(x)),
                 ("naive", lambda x=x, r=restorer: naive_restore(r, x)),
                 ("classifier", lambda x=x, c=classifier: c(x)),
             ):
@@ -173,7 +173,7 @@ def section_throughput(batches: tuple[int, ...]) -> list[dict[str, Any]]:
                 res[f"{key}_peak_mb"] = peak_extra_bytes(fn) / 2**20
             res["speedup_vs_naive"] = res["restore_img_s"] / res["naive_img_s"]
             res["restorer_over_classifier"] = interleaved_ratio(
-                lambda x=x, r=restorer: r.restore(x),
+                lambda x=x, r=restorer: r(x),
                 lambda x=x, c=classifier: c(x),
                 rounds=3 if b == max(batches) else 9,
             )
@@ -241,15 +241,15 @@ def section_volumes() -> list[dict[str, Any]]:
         restorer = TranslationRestorer(net, (1, n, n, n), name="volume").eval()
         for b in (1, 16):
             x = torch.rand(b, 1, n, n, n)
-            t_r = seconds_per_call(lambda x=x, r=restorer: r.restore(x))
+            t_r = seconds_per_call(lambda x=x, r=restorer: r(x))
             row: dict[str, Any] = {
                 "grid": f"{n}^3",
                 "batch": b,
                 "restore_vol_s": b / t_r,
-                "restore_peak_mb": peak_extra_bytes(lambda x=x, r=restorer: r.restore(x)) / 2**20,
+                "restore_peak_mb": peak_extra_bytes(lambda x=x, r=restorer: r(x)) / 2**20,
             }
             if n == 16:
-                same = torch.equal(naive_restore(restorer, x), restorer.restore(x))
+                same = torch.equal(naive_restore(restorer, x), restorer(x))
                 t_n = seconds_per_call(
                     lambda x=x, r=restorer: naive_restore(r, x), budget=0.5, min_reps=2
                 )

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"filter_size": k, **measure(lambda x, m=model: m(x), images, labels, a.seed)})
         print(rows[-1], flush=True)
     restorer = load_translation_restorer("mnist")
-    ref = measure(lambda x: models[1](restorer.restore(x).float()), images, labels, a.seed)
+    ref = measure(lambda x: models[1](restorer(x).float()), images, labels, a.seed)
     res: dict[str, Any] = {
         "command": "python -m paper.blurpool " + " ".join(sys.argv[1:]),
         "out": a.out,

@@ -231,11 +231,11 @@ def evaluate_table(
     n_restorer: dict[str, int] = {}
     if any(r.restorer in ("translation", "both") for r in table.rows):
         tr = load_translation_restorer(table.dataset)
-        restorers["translation"] = tr.restore
+        restorers["translation"] = tr
         n_restorer["translation"] = sum(p.numel() for p in tr.parameters())
     if any(r.restorer in ("rotation", "both") for r in table.rows):
         rot = load_rotation_restorer("mnist-rotation")
-        restorers["rotation"] = rot.restore
+        restorers["rotation"] = rot
         n_restorer["rotation"] = sum(p.numel() for p in rot.parameters())
     if "translation" in restorers and "rotation" in restorers:
         restorers["both"] = lambda x: restorers["rotation"](restorers["translation"](x))

@@ -24,7 +24,7 @@ from equirestore.io import atomic_path
 from equirestore.nn.canonical import CanonicalNetwork, count_parameters
 from equirestore.report import hardware
 from equirestore.restore.hub import restorer_meta
-from equirestore.restore.recipe import full_size_estimator
+from equirestore.restore.recipe import linear_estimator
 from equirestore.restore.training import (
     canonical_centre,
     estimator_loss,
@@ -132,7 +132,7 @@ def run(out: Path, seed: int) -> dict[str, Any]:
         train, test = data[geom]
         torch.manual_seed(seed)
         if v["net"] is None:
-            net = full_size_estimator(tuple(train.shape[1:]))
+            net = linear_estimator(tuple(train.shape[1:]))
         else:
             net = CanonicalNetwork(1, **v["net"])
         t0 = time.perf_counter()

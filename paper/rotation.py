@@ -178,13 +178,13 @@ def evaluate(
         right["clean"] += hit(x, y)
         right["rotated"] += hit(xr, y)
         right["rotated+restorer"] += hit(restored, y)
-        right["upright+restorer"] += hit(restorer.restore(x), y)
+        right["upright+restorer"] += hit(restorer(x), y)
         xsr = shift(xr, s)
         right["shifted+rotated"] += hit(xsr, y)
-        centred = translator.restore(xsr)
+        centred = translator(xsr)
         right["shifted+rotated, translation restorer"] += hit(centred, y)
-        right["shifted+rotated, rotation restorer"] += hit(restorer.restore(xsr), y)
-        right["shifted+rotated, both"] += hit(restorer.restore(centred), y)
+        right["shifted+rotated, rotation restorer"] += hit(restorer(xsr), y)
+        right["shifted+rotated, both"] += hit(restorer(centred), y)
     err = torch.cat(errors)
     bin_deg = restorer.bin_degrees
     # bins: the estimate is bin k exactly; the truth's bin is the nearest one to its angle

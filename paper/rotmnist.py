@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(rows[-1], flush=True)
     classifier, _ = load_classifier(a.classifier)
     restorer = load_rotation_restorer("mnist-rotation")
-    for name, tf in (("small CNN", None), ("small CNN + rotation restorer", restorer.restore)):
+    for name, tf in (("small CNN", None), ("small CNN + rotation restorer", restorer)):
         rows.append(
             {
                 "model": name,

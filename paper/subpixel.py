@@ -27,7 +27,7 @@ from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.groups.translation import random_shifts, shift, signed, zero_fill_shift
 from equirestore.report import provenance, write_report
-from equirestore.restore.estimator import argmax_position
+from equirestore.restore.estimator import peaks
 from equirestore.restore.hub import load_translation_restorer
 from equirestore.restore.subpixel import fractional_shift, refine_peaks
 
@@ -62,7 +62,7 @@ def evaluate(
             x, y, s = images[i : i + batch], labels[i : i + batch], s_true[i : i + batch]
             xs = fractional_shift(x, s, method)
             scores = restorer.scores(xs)
-            est_int = signed(argmax_position(scores), restorer.spatial)  # == estimate(xs)
+            est_int = signed(peaks(scores).position, restorer.spatial)  # == estimate(xs)
             est_sub = refine_peaks(scores)
             outs = {
                 "shifted": xs,

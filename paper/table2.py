@@ -49,7 +49,7 @@ def evaluate(path: str, seed: int, batch: int = 500) -> dict[str, Any]:
     for i in tqdm(range(0, len(images), batch), desc=ckpt["arch"]):
         x, y = images[i : i + batch], labels[i : i + batch]
         xs = shift(x, s[i : i + batch])
-        for j, inp in enumerate((x, restorer.restore(x), xs, restorer.restore(xs))):
+        for j, inp in enumerate((x, restorer(x), xs, restorer(xs))):
             correct[j] += int((model(inp.float()).argmax(1) == y).sum())
     meta = ckpt["meta"]
     return {

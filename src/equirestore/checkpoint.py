@@ -32,6 +32,8 @@ def load_checkpoint(
             another ``format`` than ``expected_format``.
     """
     p = Path(path)
+    if p.is_dir():
+        raise CheckpointError(f"{p} is a folder, not a checkpoint file; pass the .pt file in it")
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint {p} does not exist")
     try:
@@ -52,17 +54,28 @@ def load_checkpoint(
     return obj
 
 
-def load_state_strict(module: torch.nn.Module, state: dict[str, Any], source: str) -> None:
-    """``load_state_dict`` with a message that says the architecture does not match."""
+def load_state_strict(module: torch.nn.Module, state: Any, source: str) -> None:
+    """``load_state_dict`` that refuses, with a message naming the tensors, weights that do
+    not fit the architecture, and weights that are not finite."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{source} has no valid 'state_dict' (a dict of tensors)")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise CheckpointError(
+            f"{source} holds NaN or infinite weights in {bad[:3]}; it is damaged, retrain it"
+        )
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as e:
+        details = " ".join(line.strip() for line in str(e).splitlines()[1:])
         raise CheckpointError(
             f"{source} was saved from a different architecture than the one it declares: "
-            f"{str(e).splitlines()[0]}"
+            f"{details or str(e)}"
         ) from e
 
 
-def float32_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A detached float32 copy of ``module``'s state dict, as checkpoints store it."""
-    return {k: v.detach().to(torch.float32).clone() for k, v in module.state_dict().items()}
+def detached_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of ``module``'s state dict, as checkpoints store it (restorers in
+    their float64 score dtype: a centre-of-mass filter decides exact half-way ties by a
+    millionth of a pixel, which float32 would round away)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -11,8 +11,9 @@
 * :func:`rotation_consistency` - Zhang's consistency with two random rotations.
 
 ``classify`` is anything mapping ``(B, C, H, W)`` images to ``(B, K)`` scores - a
-classifier, or a classifier behind a restorer, e.g.
-``lambda x: model(restorer.restore(x))``. Shifts follow :mod:`equirestore.groups.translation`.
+classifier, or a classifier behind a restorer (:class:`equirestore.RestoredClassifier`).
+Shifts follow :mod:`equirestore.groups.translation`. :func:`accuracy_under_shifts` is
+Table 1's protocol.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch import Tensor
 
 from equirestore import distributed
 from equirestore.groups.translation import random_shifts, shift
-from equirestore.restore.translation import TranslationRestorer
+from equirestore.restore.base import Restorer
 
 Classify = Callable[[Tensor], Tensor]
 
@@ -104,7 +105,7 @@ def rotation_consistency(
 @torch.no_grad()
 def accuracy_under_shifts(
     classifier: torch.nn.Module,
-    restorer: TranslationRestorer,
+    restorer: Restorer,
     images: Tensor,
     labels: Tensor,
     max_scope: int,
@@ -112,14 +113,28 @@ def accuracy_under_shifts(
     progress: bool = True,
     batch_size: int = 500,
 ) -> dict[str, list[float]]:
-    """Accuracy (%) per scope ``0..max_scope`` without and with the restorer.
+    """Table 1: accuracy (%) per shift scope ``0..max_scope``, without and with the restorer.
 
+    Args:
+        classifier: ``(B, C, *n) -> (B, K)``.
+        restorer: its canvas ``N`` (``restorer.input_shape[1:]``) is at least ``n``.
+        images, labels: ``(M, C, *n)`` at the classifier's own size, and ``(M,)``.
+
+    Every image is zero-padded to the canvas (centred), circularly shifted on the canvas by
+    a shift uniform in ``{-k..k}`` per axis (scope ``k``), and classified as the centred
+    ``n`` window (``"w/o"``) and behind :class:`~equirestore.RestoredClassifier` (``"w/"``).
     Shifted images are made one batch at a time (never a shifted copy of the whole set);
     under torchrun every process classifies its shard and the counts are summed.
     """
     from tqdm.auto import tqdm
 
+    from equirestore.restore.classifier import RestoredClassifier, crop_centre, pad_to
+
+    if max_scope < 0:
+        raise ValueError(f"max_scope must be >= 0, got {max_scope}")
     classifier.eval()
+    size = tuple(images.shape[2:])
+    protected = RestoredClassifier(restorer, classifier, size)
     rows: dict[str, list[float]] = {"w/o": [], "w/": []}
     mine = distributed.shard(len(images))
     x_mine, y_mine = images[mine], labels[mine]
@@ -131,10 +146,11 @@ def accuracy_under_shifts(
         s_mine = random_shifts(len(images), k, images.dim() - 2, gen)[mine]
         correct = [0, 0]
         for i in range(0, len(x_mine), batch_size):
-            xs = shift(x_mine[i : i + batch_size], s_mine[i : i + batch_size])
+            canvas, _ = pad_to(x_mine[i : i + batch_size], tuple(restorer.input_shape[1:]))
+            xs = shift(canvas, s_mine[i : i + batch_size])
             y = y_mine[i : i + batch_size]
-            correct[0] += int((classifier(xs.float()).argmax(1) == y).sum())
-            correct[1] += int((classifier(restorer.restore(xs).float()).argmax(1) == y).sum())
+            correct[0] += int((classifier(crop_centre(xs, size)).argmax(1) == y).sum())
+            correct[1] += int((protected(xs).argmax(1) == y).sum())
         total = distributed.all_sum(correct)
         for key, c in zip(("w/o", "w/"), total, strict=True):
             rows[key].append(round(100 * c / len(images), 2))

@@ -49,8 +49,8 @@ def test_restore_files_writes_images_and_shifts(tmp_path):
         == 0
     )
     report = json.loads((tmp_path / "out" / "shifts.json").read_text())["images"]
-    got = [report[str(tmp_path / "in" / f"img{i}.png")]["shift"] for i in range(3)]
-    assert got == s.tolist()
+    assert [e["input"] for e in report] == [str(tmp_path / "in" / f"img{i}.png") for i in range(3)]
+    assert [e["shift"] for e in report] == s.tolist() and all(e["unique"] for e in report)
     for i in range(3):
         restored = np.asarray(Image.open(tmp_path / "out" / f"img{i}.png"))
         assert np.array_equal(restored, (x[i, 0] * 255).round().byte().numpy())
@@ -94,10 +94,6 @@ def test_train_restorer_on_an_image_folder(tmp_path):
                 "train-restorer",
                 "--folder",
                 str(tmp_path / "train"),
-                "--epochs",
-                "3",
-                "--batch-size",
-                "32",
                 "--out",
                 str(out),
                 "--report",
@@ -116,7 +112,7 @@ def test_train_restorer_on_an_image_folder(tmp_path):
 
 def test_train_restorer_needs_exactly_one_source(tmp_path, capsys):
     assert main(["train-restorer", "--out", str(tmp_path / "r.pt")]) == 2
-    assert "exactly one of --dataset or --folder" in capsys.readouterr().err
+    assert "exactly one of --dataset NAME or --folder DIR" in capsys.readouterr().err
 
 
 def test_restore_streams_in_batches_with_workers(tmp_path):
@@ -126,7 +122,7 @@ def test_restore_streams_in_batches_with_workers(tmp_path):
     args = ["restore", str(tmp_path / "in"), "--restorer", "mnist", "--out", str(tmp_path / "o")]
     assert main([*args, "--batch-size", "2", "--workers", "2"]) == 0
     report = json.loads((tmp_path / "o" / "shifts.json").read_text())["images"]
-    assert [report[str(tmp_path / "in" / f"img{i}.png")]["shift"] for i in range(5)] == s.tolist()
+    assert [e["shift"] for e in report] == s.tolist()
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(
         ["shifts.json"] + [f"img{i}.png" for i in range(5)]
     )
@@ -171,3 +167,20 @@ def test_check_aperiodic_and_construct_commands(tmp_path, capsys):
     x = real_dataset("mnist", "test")[0][:40]
     s = torch.tensor([[3, -4]]).expand(40, 2)
     assert torch.equal(r.estimate(shift(x, s)), s)
+
+
+def test_train_restorer_names_what_it_cannot_restore_and_fails_below_min_exact(
+    tmp_path, capsys
+):
+    x = centred_blobs(30)
+    x = torch.cat([x, torch.zeros(10, 1, 32, 32), shift(x[:5], torch.tensor([1, 1]))])
+    _write_pngs(tmp_path / "train", x)
+    args = ["train-restorer", "--folder", str(tmp_path / "train"), "--grayscale"]
+    args += ["--estimator", "moment", "--out", str(tmp_path / "r.pt")]
+    assert main([*args, "--min-exact", "0.95"]) == 1
+    captured = capsys.readouterr()
+    assert "10 blank" in captured.err and "5 translated copies" in captured.err
+    assert "WARNING: the restorer is strict on only" in captured.err
+    assert "chose 'moment'" in captured.out
+    assert main(args) == 0  # without --min-exact: the same warning, status 0
+    assert "WARNING" in capsys.readouterr().err

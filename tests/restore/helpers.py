@@ -33,3 +33,20 @@ def framed_noise(n: int, size: int = 12, border: int = 2, seed: int = 0) -> torc
         n, 3, size - 2 * border, size - 2 * border, generator=g
     )
     return x
+
+
+def bbox_blobs(n: int, size: int = 16, seed: int = 0) -> torch.Tensor:
+    """Random grey blobs centred by their bounding box at integer offsets, like fonts or
+    Fashion-MNIST: a blob of h x w pixels starts at ((size - h) // 2, (size - w) // 2)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        h, w = (int(v) for v in torch.randint(3, size - 5, (2,), generator=g))
+        blob = torch.rand(h, w, generator=g) * (torch.rand(h, w, generator=g) > 0.4)
+        blob[0, int(torch.randint(0, w, (1,), generator=g))] = 1.0  # the box is tight
+        blob[-1, int(torch.randint(0, w, (1,), generator=g))] = 1.0
+        blob[int(torch.randint(0, h, (1,), generator=g)), 0] = 1.0
+        blob[int(torch.randint(0, h, (1,), generator=g)), -1] = 1.0
+        top, left = (size - h) // 2, (size - w) // 2
+        x[i, 0, top : top + h, left : left + w] = (blob * 255).round() / 255
+    return x

@@ -2,7 +2,7 @@ import torch
 
 from equirestore.nn import CanonicalNetwork
 from equirestore.restore import init_estimator, moment_filter, restore_rates, train_estimator
-from equirestore.restore.recipe import full_size_estimator
+from equirestore.restore.recipe import linear_estimator
 from equirestore.restore.training import canonical_centre
 from tests.restore.helpers import centred_blobs, framed_noise
 
@@ -10,7 +10,7 @@ from tests.restore.helpers import centred_blobs, framed_noise
 def test_moment_filter_estimates_the_rounded_centre_of_mass():
     x = centred_blobs(300, size=24, seed=3)
     assert canonical_centre(x) == (12, 12)
-    net = full_size_estimator((1, 24, 24))
+    net = linear_estimator((1, 24, 24))
     init_estimator(net, x, "moment")
     rates = restore_rates(net, x)
     assert rates.exact == 1.0 and rates.ties == 0.0
@@ -18,19 +18,32 @@ def test_moment_filter_estimates_the_rounded_centre_of_mass():
 
 def test_moment_filter_values():
     k = moment_filter((4,), (1,))
-    assert torch.allclose(k, -torch.tensor([1.0, 0.0, 1.0, 4.0]) / 16)
+    assert torch.allclose(k, -torch.tensor([1.0, 0.0, 1.0, 4.0], dtype=torch.float64) / 16)
+
+
+def test_half_way_centres_of_mass_are_decided_by_the_datasets_side():
+    from equirestore.restore.training import TIE_BREAK, moment_centre
+
+    x = torch.zeros(4, 1, 8, 8)
+    x[:, 0, 3:5, 3:5] = 1.0  # centre of mass (3.5, 3.5): half-way on both axes
+    x[1:, 0, 3:6, 3:6] = 1.0  # (4, 4): the canonical pixel of the other three
+    assert moment_centre(x) == (4 - TIE_BREAK, 4 - TIE_BREAK)  # the tie sits below c
+    net = linear_estimator((1, 8, 8)).double()
+    init_estimator(net, x, "moment")
+    assert restore_rates(net, x).exact == 1.0  # the half-way image too, no tie
 
 
 def test_training_from_zeros_reaches_strict_maximum_on_framed_images():
     x = framed_noise(256, size=12, border=2)
-    net = full_size_estimator((3, 12, 12))
-    report = train_estimator(net, x, epochs=4, batch_size=64, lr=0.05, init="zeros", progress=False)
+    net = linear_estimator((3, 12, 12))
+    net.set_scales(x)
+    report = train_estimator(net, x, epochs=4, batch_size=64, lr=0.05, progress=False)
     assert report.train_exact[-1] == 1.0
     assert restore_rates(net, framed_noise(256, size=12, border=2, seed=1)).exact == 1.0
 
 
 def test_zero_network_counts_as_all_ties_not_success():
-    net = full_size_estimator((3, 12, 12))
+    net = linear_estimator((3, 12, 12))
     init_estimator(net, framed_noise(4), "zeros")
     rates = restore_rates(net, framed_noise(32))
     assert rates.exact == 0.0 and rates.ties == 1.0
@@ -38,8 +51,9 @@ def test_zero_network_counts_as_all_ties_not_success():
 
 def test_training_keeps_best_weights():
     x = centred_blobs(64, size=16)
-    net = full_size_estimator((1, 16, 16))
-    report = train_estimator(net, x, epochs=2, lr=0.5, init="moment", progress=False)
+    net = linear_estimator((1, 16, 16))
+    init_estimator(net, x, "moment")
+    report = train_estimator(net, x, epochs=2, lr=0.5, progress=False)
     assert restore_rates(net, x).exact == max([*report.train_exact, 1.0])
 
 

@@ -2,7 +2,8 @@
 
 Registry ``CLASSIFIERS``: name -> constructor ``(in_channels, num_classes) -> nn.Module``.
 
-* ``small-cnn``: two conv blocks with max-pooling and a linear head, for MNIST.
+* ``small-cnn``: two conv blocks with max-pooling and a linear head, for MNIST;
+  ``small-cnn3d`` the same for volumes (3D-MNIST).
 * ``resnet18``: torchvision's ResNet-18 adapted to 32-40 px inputs: the 7x7/2 stem is
   replaced by a 3x3/1 convolution; the stem max-pool is kept so that the residual
   stages run at 20x20 on 40x40 CIFAR-10 inputs, which keeps training affordable on
@@ -53,6 +54,35 @@ class SmallCNN(nn.Module):
             nn.Linear(64 * 16, 128),
             nn.ReLU(inplace=True),
             nn.Dropout(0.25),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+class SmallCNN3d(nn.Module):
+    """:class:`SmallCNN` for volumes: Conv3d(16)-ReLU-MaxPool-Conv3d(32)-ReLU-MaxPool,
+    global average pool to 2x2x2, FC(128)-FC(classes).
+
+    Shapes: ``(B, C, D, H, W) -> (B, num_classes)``.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv3d(in_channels, 16, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d(2),
+            nn.Conv3d(16, 32, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d(2),
+        )
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool3d(2),
+            nn.Flatten(),
+            nn.Linear(32 * 8, 128),
+            nn.ReLU(inplace=True),
             nn.Linear(128, num_classes),
         )
 
@@ -133,6 +163,7 @@ def _gcnn(kind: str) -> Callable[[int, int], nn.Module]:
 
 CLASSIFIERS: dict[str, Callable[[int, int], nn.Module]] = {
     **_PLAIN,
+    "small-cnn3d": SmallCNN3d,
     **{f"{name}-blurpool": _blurpooled(build) for name, build in _PLAIN.items()},
     "z2cnn": _gcnn("z2"),
     "p4cnn": _gcnn("p4"),

@@ -195,7 +195,7 @@ def _epoch(
         idx = perm[i : i + settings.batch_size]
         x = augment(images[idx].float(), settings, gen)
         y = labels[idx]
-        logits = model(x.contiguous(memory_format=torch.channels_last))
+        logits = model(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x)
         loss = F.cross_entropy(logits, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -244,7 +244,7 @@ def train_classifier(
     num_classes = int(labels.max()) + 1
     torch.manual_seed(s.seed)
     model = build_classifier(arch, images.shape[1], num_classes)
-    if all(p.dim() != 5 for p in model.parameters()):  # G-CNN filters are 5-D
+    if all(p.dim() != 5 for p in model.parameters()):  # G-CNN and 3-D filters are 5-D
         model = model.to(memory_format=torch.channels_last)  # measured ~20% faster on CPU
     opt, sched = _optimiser(model, s, -(-len(images) // s.batch_size))
     start = _resume(state_path, s, model, opt, sched) if state_path.exists() else 0

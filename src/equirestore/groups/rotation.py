@@ -1,19 +1,26 @@
-"""Polar resampling (Section 5.2): rotations about the centre become circular shifts.
+"""Rotations of images, and polar resampling that turns a rotation into a circular shift
+(Section 5.2).
 
 Convention (used everywhere in equirestore):
 
 * Pixel ``(i, j)`` (row, column) has its centre at ``(i, j)``; the default centre of
-  rotation is the middle of the image, ``((H - 1) / 2, (W - 1) / 2)``.
+  rotation is the middle of the image, ``((H - 1) / 2, (W - 1) / 2)``. A centre may also be
+  given per image, ``(B, 2)`` as ``(row, column)``, e.g. the :func:`centroid`.
 * Angle ``θ_k = 2π k / N_θ``, ``k = 0..N_θ-1``, measured from the +column axis (pointing
   right) towards *up* (decreasing row), i.e. counter-clockwise as the image is displayed.
   Radius ``ρ_i = (i + 1/2) r_max / N_r``, ``i = 0..N_r-1``; ``r_max`` defaults to half the
   shorter side.
 * ``to_polar(x)[b, c * N_r + i, k] = x[b, c](centre + ρ_i (-sin θ_k, cos θ_k))`` sampled
-  bilinearly (``grid_sample``, ``align_corners=False``, zeros outside). The radius axis
-  is folded into the channels, as the paper does.
+  bilinearly (:func:`sample`). The radius axis is folded into the channels, as the paper
+  does.
 * ``rotate(x, φ)`` turns the image content counter-clockwise by ``φ`` degrees about the
-  centre. Then ``to_polar(rotate(x, 360 k / N_θ))`` equals ``roll(to_polar(x), k, -1)`` up to
-  interpolation, and exactly for the continuous image.
+  centre. Then ``to_polar(rotate(x, 360 k / N_θ))`` equals ``roll(to_polar(x), k, -1)`` up
+  to interpolation, and exactly for the continuous image.
+* ``wrap=True`` samples the image as periodic (the circular grid of the translation
+  restorers); otherwise what lies outside is zero. With the :func:`centroid` as centre and
+  ``wrap=True``, a circular shift of the input shifts the centre with it, so the polar
+  image is the same up to rounding: the rotation estimate does not depend on where the
+  object sits.
 """
 
 from __future__ import annotations
@@ -24,68 +31,139 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def _centre(h: int, w: int, centre: tuple[float, float] | None) -> tuple[float, float]:
-    return ((h - 1) / 2, (w - 1) / 2) if centre is None else (float(centre[0]), float(centre[1]))
+Centre = tuple[float, float] | Tensor | None
 
 
-def _normalise(rows: Tensor, cols: Tensor, h: int, w: int) -> Tensor:
-    """Pixel coordinates -> ``grid_sample`` coordinates (x = column, y = row),
-    ``align_corners=False``: pixel centre ``i`` sits at ``(2 i + 1) / n - 1``."""
-    return torch.stack([(2 * cols + 1) / w - 1, (2 * rows + 1) / h - 1], -1)
+def centroid(x: Tensor) -> Tensor:
+    """The circular centre of mass of every image ``(B, C, H, W)`` (channels summed):
+    ``(B, 2)`` float64 ``(row, column)`` in ``[0, N)``, per axis
+    ``N / (2π) · arg sum_u m(u) e^{2πi u / N}`` of the mass profile ``m``.
+
+    Exactly equivariant on the circular grid: ``centroid(shift(x, s)) == centroid(x) + s``
+    (mod ``N``, up to rounding). A blank image has no centroid; it gets the middle of
+    the grid.
+    """
+    mass = x.to(torch.float64).sum(1)  # (B, H, W)
+    out = []
+    for axis, n in ((1, mass.shape[1]), (2, mass.shape[2])):
+        profile = mass.sum(3 - axis)  # sum over the other axis: (B, n)
+        phase = 2 * math.pi * torch.arange(n, dtype=torch.float64, device=x.device) / n
+        c, s = (profile * torch.cos(phase)).sum(1), (profile * torch.sin(phase)).sum(1)
+        angle = torch.remainder(torch.atan2(s, c), 2 * math.pi) * n / (2 * math.pi)
+        blank = (c.abs() + s.abs()) <= 1e-12 * profile.abs().sum(1).clamp_min(1e-300)
+        out.append(torch.where(blank, torch.full_like(angle, (n - 1) / 2), angle))
+    return torch.stack(out, 1)
+
+
+def _centres(x: Tensor, centre: Centre) -> tuple[Tensor, Tensor]:
+    """``(B, 1, 1)`` row and column centres."""
+    b, _, h, w = x.shape
+    if centre is None:
+        centre = ((h - 1) / 2, (w - 1) / 2)
+    if not isinstance(centre, Tensor):
+        centre = torch.tensor([centre], dtype=torch.float64, device=x.device).expand(b, 2)
+    if centre.shape != (b, 2):
+        raise ValueError(f"centre must be (row, col) or ({b}, 2), got {tuple(centre.shape)}")
+    c = centre.to(torch.float64)
+    return c[:, 0].view(-1, 1, 1), c[:, 1].view(-1, 1, 1)
+
+
+def sample(x: Tensor, rows: Tensor, cols: Tensor, wrap: bool = False) -> Tensor:
+    """Bilinear values of ``x (B, C, H, W)`` at real pixel coordinates ``rows, cols``
+    ``(B, *P)``; outside the image zero, or (``wrap``) the periodic continuation.
+
+    Returns ``(B, C, *P)`` in ``x``'s dtype.
+    """
+    b, c, h, w = x.shape
+    r0, c0 = torch.floor(rows), torch.floor(cols)
+    fr, fc = (rows - r0).to(x.dtype), (cols - c0).to(x.dtype)
+    r0, c0 = r0.long(), c0.long()
+    flat = x.reshape(b, c, h * w)
+    out = x.new_zeros((b, c, rows[0].numel()))
+    for dr, dc, weight in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
+                           (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):  # fmt: skip
+        rr, cc = r0 + dr, c0 + dc
+        if wrap:
+            inside = torch.ones_like(rr, dtype=torch.bool)
+            rr, cc = torch.remainder(rr, h), torch.remainder(cc, w)
+        else:
+            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+            rr, cc = rr.clamp(0, h - 1), cc.clamp(0, w - 1)
+        index = (rr * w + cc).reshape(b, 1, -1).expand(b, c, -1)
+        values = torch.gather(flat, 2, index)
+        out = out + values * (weight * inside.to(x.dtype)).reshape(b, 1, -1)
+    return out.view(b, c, *rows.shape[1:])
 
 
 def polar_grid(
     size: tuple[int, int],
     n_radius: int,
     n_angle: int,
-    centre: tuple[float, float] | None = None,
     r_max: float | None = None,
-) -> Tensor:
-    """The sampling grid ``(N_r, N_θ, 2)`` for ``grid_sample`` (see the module docstring)."""
+) -> tuple[Tensor, Tensor]:
+    """Offsets from the centre of the polar samples: ``(drow, dcol)``, each ``(N_r, N_θ)``
+    float64 (see the module docstring)."""
     h, w = size
     if n_radius < 1 or n_angle < 2:
         raise ValueError(f"need n_radius >= 1 and n_angle >= 2, got {n_radius}, {n_angle}")
-    cr, cc = _centre(h, w, centre)
     r_max = min(h, w) / 2 if r_max is None else float(r_max)
     rho = (torch.arange(n_radius, dtype=torch.float64) + 0.5) * r_max / n_radius
     theta = 2 * math.pi * torch.arange(n_angle, dtype=torch.float64) / n_angle
-    rows = cr - rho.view(-1, 1) * torch.sin(theta).view(1, -1)
-    cols = cc + rho.view(-1, 1) * torch.cos(theta).view(1, -1)
-    return _normalise(rows, cols, h, w)
+    return -rho.view(-1, 1) * torch.sin(theta).view(1, -1), rho.view(-1, 1) * torch.cos(
+        theta
+    ).view(1, -1)
 
 
 def to_polar(
     x: Tensor,
     n_radius: int,
     n_angle: int,
-    centre: tuple[float, float] | None = None,
+    centre: Centre = None,
     r_max: float | None = None,
+    wrap: bool = False,
 ) -> Tensor:
-    """Resample images ``(B, C, H, W)`` on the polar grid: ``(B, C * N_r, N_θ)``."""
+    """Resample images ``(B, C, H, W)`` on the polar grid about ``centre``:
+    ``(B, C * N_r, N_θ)``."""
     if x.dim() != 4:
         raise ValueError(f"to_polar expects images (B, C, H, W), got {tuple(x.shape)}")
-    b, c, h, w = x.shape
-    grid = polar_grid((h, w), n_radius, n_angle, centre, r_max).to(x.dtype)
-    out = F.grid_sample(
-        x, grid.unsqueeze(0).expand(b, -1, -1, -1), "bilinear", "zeros", align_corners=False
-    )
-    return out.reshape(b, c * n_radius, n_angle)
+    b, c = x.shape[:2]
+    dr, dc = polar_grid((x.shape[2], x.shape[3]), n_radius, n_angle, r_max)
+    cr, cc = _centres(x, centre)
+    polar = sample(x, cr + dr.to(x.device), cc + dc.to(x.device), wrap)
+    return polar.reshape(b, c * n_radius, n_angle)
 
 
-def rotate(x: Tensor, degrees: Tensor, centre: tuple[float, float] | None = None) -> Tensor:
+def rotate(x: Tensor, degrees: Tensor, centre: Centre = None, wrap: bool = False) -> Tensor:
     """Rotate every image of ``x (B, C, H, W)`` counter-clockwise by its own angle
-    ``degrees (B,)`` about ``centre`` (bilinear, zeros outside)."""
+    ``degrees (B,)`` about ``centre`` (bilinear; zeros outside unless ``wrap``)."""
     b, _, h, w = x.shape
     if degrees.shape != (b,):
         raise ValueError(f"degrees must have shape ({b},), got {tuple(degrees.shape)}")
-    cr, cc = _centre(h, w, centre)
+    cr, cc = _centres(x, centre)
     phi = torch.deg2rad(degrees.to(torch.float64)).view(-1, 1, 1)
-    rows = torch.arange(h, dtype=torch.float64).view(1, -1, 1)
-    cols = torch.arange(w, dtype=torch.float64).view(1, 1, -1)
+    rows = torch.arange(h, dtype=torch.float64, device=x.device).view(1, -1, 1)
+    cols = torch.arange(w, dtype=torch.float64, device=x.device).view(1, 1, -1)
     # output pixel p shows input pixel R(-phi) (p - c) + c; "up" is -row
     dr, dc = rows - cr, cols - cc
     src_c = cc + torch.cos(phi) * dc - torch.sin(phi) * dr
     src_r = cr + torch.sin(phi) * dc + torch.cos(phi) * dr
-    grid = _normalise(src_r, src_c, h, w).to(x.dtype)
-    return F.grid_sample(x, grid, "bilinear", "zeros", align_corners=False)
+    return sample(x, src_r, src_c, wrap)
+
+
+def upsample(x: Tensor, factor: int, wrap: bool = False) -> Tensor:
+    """Bicubic ``factor``x enlargement of ``(B, C, H, W)``; with ``wrap`` the image is
+    treated as periodic (padded circularly by 2 pixels first, then cropped), so that a
+    circular shift by ``s`` becomes a circular shift by ``factor * s``. Pixel ``(i, j)``
+    lands at ``factor * (i, j) + (factor - 1) / 2``."""
+    if factor == 1:
+        return x
+    if not wrap:
+        return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)
+    big = F.interpolate(
+        F.pad(x, (2, 2, 2, 2), mode="circular"),
+        scale_factor=factor,
+        mode="bicubic",
+        align_corners=False,
+    )
+    p = 2 * factor
+    return big[..., p:-p, p:-p]

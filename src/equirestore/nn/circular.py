@@ -18,9 +18,8 @@ Two numerically different but mathematically identical implementations:
   from the same products in the same order whatever the shift, so the result is
   bit-for-bit equivariant.
 * ``"fft"``: the kernel is folded onto the full periodic grid and the correlation is
-  ``ifftn(fftn(x) * conj(fftn(K)))``, two real samples packed into one complex
-  transform. Cheaper for large ("full-size") kernels and few channels; equivariant up
-  to floating-point rounding.
+  ``irfftn(rfftn(x) * conj(rfftn(K)))``. Cheaper for large ("full-size") kernels and few
+  channels; equivariant up to floating-point rounding.
 
 ``method="auto"`` chooses between them with :func:`prefer_fft`, a cost model fitted to
 the timings of ``benchmarks/performance.py``.
@@ -28,15 +27,21 @@ the timings of ``benchmarks/performance.py``.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Method = Literal["auto", "direct", "fft"]
+from equirestore._checks import tracing
+
+Method = Literal["auto", "direct", "fft", "matmul"]
+
+#: Above this many taps an exported layer multiplies by its circulant matrix, below it
+#: sums shifted copies (see :func:`circular_conv`).
+EXPORT_TAPS = 64
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -95,7 +100,6 @@ def circular_conv(
     weight: Tensor,
     dilation: int | tuple[int, ...] = 1,
     method: Method = "auto",
-    spectrum: Callable[[Tensor, tuple[int, ...], tuple[int, ...]], Tensor] | None = None,
 ) -> Tensor:
     """Multi-channel circular filter ``W * x`` of Equation (3) (no bias).
 
@@ -103,9 +107,12 @@ def circular_conv(
         x: ``(B, C_in, *N)`` with 1 to 3 spatial axes.
         weight: ``(C_out, C_in, *k)``, same number of spatial axes as ``x``.
         dilation: spacing between kernel taps ("sparse" filters, Appendix D).
-        method: ``"direct"``, ``"fft"`` or ``"auto"`` (the faster one by :func:`prefer_fft`).
-        spectrum: how the FFT path gets the kernel's spectrum (default
-            :func:`kernel_spectrum`; :class:`CircularConv` passes a cached one).
+        method: ``"direct"``, ``"fft"``, ``"auto"`` (the faster of the two by
+            :func:`prefer_fft`) or ``"matmul"``. While exporting (``torch.export``, ONNX,
+            ``torch.jit.trace``) the layer is computed with real matrix products and shifts
+            only, which every runtime has in float64 (ONNX has no complex tensors, and
+            onnxruntime no float64 convolution): ``"matmul"`` (the circulant matrix) for
+            more than :data:`EXPORT_TAPS` taps, a sum of shifted copies for fewer.
 
     Returns:
         ``(B, C_out, *N)`` in ``weight``'s dtype (``x`` is converted as it is read, so a
@@ -129,10 +136,20 @@ def circular_conv(
     spatial = tuple(x.shape[2:])
     ks = tuple(weight.shape[2:])
     fits = all(d * (k - 1) < n for k, d, n in zip(ks, dil, spatial, strict=True))
+    if tracing():
+        if math.prod(ks) <= EXPORT_TAPS and fits:
+            return _shifted_sum(x.to(weight.dtype), weight, dil)
+        method = "matmul"
+    if method == "matmul":
+        return _circulant_product(x.to(weight.dtype), fold_kernel(weight, spatial, dil))
     if method == "auto":
         method = "fft" if (not fits or prefer_fft(x.shape[1], weight.shape[0], ks)) else "direct"
     if method == "direct" and not fits:
-        method = "fft"  # a kernel wider than the grid wraps onto itself: fold it.
+        # a kernel wider than the grid wraps onto itself: fold it onto the grid (indexed by
+        # offset), then roll it so that the centred anchor of a full-size kernel reads it
+        anchors = tuple((n - 1) // 2 for n in spatial)
+        weight = torch.roll(fold_kernel(weight, spatial, dil), anchors, tuple(range(2, 2 + dims)))
+        dil, ks = (1,) * dims, spatial
     if method == "direct":
         pad: list[int] = []
         for k, d in zip(reversed(ks), reversed(dil), strict=True):
@@ -141,35 +158,57 @@ def circular_conv(
         xp = F.pad(x.to(weight.dtype), pad, mode="circular")
         return _CONV[dims](xp, weight, dilation=dil)
     if method != "fft":
-        raise ValueError(f"method must be 'auto', 'direct' or 'fft', got {method!r}")
-    return _fft_correlate(x, (spectrum or kernel_spectrum)(weight, spatial, dil))
+        raise ValueError(f"method must be 'auto', 'direct', 'fft' or 'matmul', got {method!r}")
+    return _fft_correlate(x, kernel_spectrum(weight, spatial, dil))
+
+
+def _shifted_sum(x: Tensor, weight: Tensor, dilation: tuple[int, ...]) -> Tensor:
+    """``sum_u W[:, :, u] x[p + d*u - a]``: one channel product per tap of shifted ``x``."""
+    dims = x.dim() - 2
+    ks = tuple(weight.shape[2:])
+    out = None
+    for u in itertools.product(*(range(k) for k in ks)):
+        offset = [d * t - _anchor(k, d) for t, k, d in zip(u, ks, dilation, strict=True)]
+        moved = torch.roll(x, [-o for o in offset], tuple(range(2, 2 + dims)))
+        tap = weight.reshape(*weight.shape[:2], -1)[:, :, _flat(u, ks)]
+        term = torch.einsum("oc,bc...->bo...", tap, moved)
+        out = term if out is None else out + term
+    assert out is not None
+    return out
+
+
+def _flat(index: tuple[int, ...], shape: tuple[int, ...]) -> int:
+    out = 0
+    for i, n in zip(index, shape, strict=True):
+        out = out * n + i
+    return out
+
+
+def _circulant_product(x: Tensor, kernel: Tensor) -> Tensor:
+    """``y[b, o, p] = sum_{c, u} x[b, c, u] M[c, u, o, p]`` with the circulant matrix
+    ``M[c, u, o, p] = K[o, c, (u - p) mod N]`` of the folded kernel ``K (C_out, C_in, *N)``."""
+    c_out, c_in, *spatial = kernel.shape
+    grids = torch.meshgrid(*(torch.arange(n, device=x.device) for n in spatial), indexing="ij")
+    flat_u = [g.reshape(-1) for g in grids]  # coordinates of every position, row-major
+    diff = torch.zeros((), dtype=torch.long, device=x.device)
+    for axis, n in enumerate(spatial):  # (u - p) mod N per axis, combined row-major
+        d = (flat_u[axis].view(-1, 1) - flat_u[axis].view(1, -1)) % n
+        diff = diff * n + d
+    k = kernel.reshape(c_out, c_in, -1)[:, :, diff]  # (C_out, C_in, P, P): [o, c, u, p]
+    matrix = k.permute(1, 2, 0, 3).reshape(c_in * diff.shape[0], c_out * diff.shape[0])
+    y = x.reshape(x.shape[0], -1) @ matrix  # shape[0], not len(): a dynamic batch exports
+    return y.view(x.shape[0], c_out, *spatial)
 
 
 def kernel_spectrum(weight: Tensor, spatial: tuple[int, ...], dilation: tuple[int, ...]) -> Tensor:
-    """``conj(fftn(K))`` of the folded kernel ``K`` (:func:`fold_kernel`), ``(C_out, C_in, *N)``."""
+    """``conj(rfftn(K))`` of the folded kernel ``K`` (:func:`fold_kernel`):
+    ``(C_out, C_in, *N[:-1], N[-1] // 2 + 1)``."""
     kernel = fold_kernel(weight, spatial, dilation)
-    return torch.fft.fftn(kernel, dim=tuple(range(-len(spatial), 0))).conj()
-
-
-def _pack_pairs(x: Tensor, dtype: torch.dtype) -> Tensor:
-    """``(B, C, *N)`` real -> ``(ceil(B/2), C, *N)`` complex ``x[:h] + i x[h:]`` with real
-    and imaginary parts in ``dtype`` (converted while packing, no extra copy)."""
-    b = x.shape[0]
-    h = (b + 1) // 2
-    if x.requires_grad or b % 2:
-        x = x.to(dtype)
-        second = x[h:] if b % 2 == 0 else torch.cat([x[h:], x.new_zeros((1, *x.shape[1:]))])
-        return torch.complex(x[:h], second)
-    ctype = torch.complex128 if dtype == torch.float64 else torch.complex64
-    z = torch.empty((h, *x.shape[1:]), dtype=ctype, device=x.device)
-    zr = torch.view_as_real(z)
-    zr[..., 0] = x[:h]
-    zr[..., 1] = x[h:]
-    return z
+    return torch.fft.rfftn(kernel, dim=tuple(range(-len(spatial), 0))).conj()
 
 
 def _mix(zf: Tensor, kf: Tensor) -> Tensor:
-    """``sum_c zf[:, c] * kf[:, c]``: ``(h, C_in, *F) x (C_out, C_in, *F) -> (h, C_out, *F)``."""
+    """``sum_c zf[:, c] * kf[:, c]``: ``(B, C_in, *F) x (C_out, C_in, *F) -> (B, C_out, *F)``."""
     grad = zf.requires_grad or kf.requires_grad
     if zf.shape[1] == 1 and kf.shape[0] == 1 and not grad:
         return zf.mul_(kf[:, 0])  # the common single-filter estimator: no new buffer
@@ -182,20 +221,21 @@ def _mix(zf: Tensor, kf: Tensor) -> Tensor:
 
 def _fft_correlate(x: Tensor, kf: Tensor) -> Tensor:
     """Circular cross-correlation of real ``x (B, C_in, *N)`` with the full-grid kernel
-    whose conjugate spectrum is ``kf (C_out, C_in, *N)`` (:func:`kernel_spectrum`).
+    whose conjugate spectrum is ``kf`` (:func:`kernel_spectrum`):
+    ``W * x = IDFT(DFT(x) · conj(DFT(K)))`` with real-input transforms.
 
-    ``W * x = IDFT(DFT(x) · conj(DFT(K)))``. Two real samples share one complex
-    transform: with ``z = x_a + i x_b`` the real and imaginary parts of
-    ``IDFT(DFT(z) · conj(DFT(K)))`` are the outputs for ``x_a`` and ``x_b`` (the map is
-    real-linear). This halves the transforms and avoids the complex-to-real inverse,
-    which is slow on the CPU (``results/performance.md``).
+    Every sample is transformed on its own (no two images share a complex transform), so
+    a sample's rounding never depends on the other samples of the batch: a blank image
+    scores exactly zero whatever it is batched with, and a tie stays a tie
+    (:mod:`equirestore.restore.estimator`).
     """
-    b = x.shape[0]
     spatial = tuple(x.shape[2:])
+    if x.shape[0] == 0:  # an empty shard under torchrun: no transform, but a graph to the
+        # kernel, so that every process takes part in the gradient exchange
+        return x.new_zeros((0, kf.shape[0], *spatial), dtype=kf.real.dtype) + 0 * kf.real.sum()
     fdims = tuple(range(-len(spatial), 0))
-    zf = torch.fft.fftn(_pack_pairs(x, kf.real.dtype), dim=fdims)
-    y = torch.fft.ifftn(_mix(zf, kf), dim=fdims)
-    return torch.cat([y.real, y.imag])[:b]
+    zf = torch.fft.rfftn(x.to(kf.real.dtype), dim=fdims)
+    return torch.fft.irfftn(_mix(zf, kf), s=spatial, dim=fdims)
 
 
 class CircularConv(nn.Module):
@@ -238,32 +278,11 @@ class CircularConv(nn.Module):
         self.method: Method = method
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *ks))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-        self._spectra: dict[tuple[object, ...], Tensor] = {}
         fan_in = in_channels * math.prod(ks)
         nn.init.uniform_(self.weight, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
 
-    def _spectrum(
-        self, weight: Tensor, spatial: tuple[int, ...], dilation: tuple[int, ...]
-    ) -> Tensor:
-        """:func:`kernel_spectrum`, remembered between calls while the weight is unchanged
-        (its version counter, storage, dtype and the grid are the key) and no gradient
-        is needed; during training it is recomputed so that gradients flow, and so it is
-        for weights created under ``torch.inference_mode`` (they have no version)."""
-        if (torch.is_grad_enabled() and weight.requires_grad) or weight.is_inference():
-            # inference tensors keep no version counter: nothing safe to key a cache on
-            return kernel_spectrum(weight, spatial, dilation)
-        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, spatial)
-        cached = self._spectra.get(key)
-        if cached is None:
-            # a normal tensor even under inference_mode, so that it can be reused anywhere
-            with torch.inference_mode(False), torch.no_grad():
-                cached = kernel_spectrum(weight, spatial, dilation)
-            self._spectra = {k: v for k, v in self._spectra.items() if k[1:] != key[1:]}
-            self._spectra[key] = cached
-        return cached
-
     def forward(self, x: Tensor) -> Tensor:
-        y = circular_conv(x, self.weight, self.dilation, self.method, self._spectrum)
+        y = circular_conv(x, self.weight, self.dilation, self.method)
         if self.bias is not None:
             y = y + self.bias.view(1, -1, *([1] * self.dims))
         return y

@@ -46,7 +46,7 @@ class LiftingConv(nn.Module):
         w = torch.stack([self.group.transform(self.weight, g) for g in self.group.elements], 1)
         c_out, n = w.shape[:2]
         y = F.conv2d(_circular(x, self.k), w.reshape(c_out * n, *w.shape[2:]))
-        y = y.view(len(x), c_out, n, *y.shape[-2:])
+        y = y.view(x.shape[0], c_out, n, *y.shape[-2:])
         return y + self.bias.view(1, -1, 1, 1, 1)
 
 
@@ -74,7 +74,7 @@ class GroupConv(nn.Module):
             filters.append(grp.transform(self.weight[:, :, grp.permutation(g)], g))
         w = torch.stack(filters, 1)  # (C_out, |G|, C_in, |G|, k, k)
         c_out, n, c_in = w.shape[:3]
-        b = len(x)
+        b = x.shape[0]
         y = F.conv2d(
             _circular(x.reshape(b, c_in * n, *x.shape[-2:]), self.k),
             w.reshape(c_out * n, c_in * n, self.k, self.k),

@@ -1,5 +1,7 @@
 """Translation and rotation estimators and restorers (Sections 4 and 5.2)."""
 
+from equirestore.restore.base import ComposedRestorer, IdentityRestorer, Restorer
+from equirestore.restore.classifier import RestoredClassifier
 from equirestore.restore.estimator import Peaks, exact_mask, peaks
 from equirestore.restore.evaluation import RestoreRates, angle_error, consistency, restore_rates
 from equirestore.restore.hub import (
@@ -21,8 +23,12 @@ from equirestore.restore.translation import TranslationRestorer
 
 __all__ = [
     "SHIPPED",
+    "ComposedRestorer",
+    "IdentityRestorer",
     "Peaks",
     "RestoreRates",
+    "RestoredClassifier",
+    "Restorer",
     "RotationRestorer",
     "TranslationRestorer",
     "angle_error",

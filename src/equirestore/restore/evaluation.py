@@ -8,11 +8,10 @@ import copy
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from equirestore import distributed
 from equirestore.groups.translation import shift, signed
-from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.restore.estimator import exact_mask, peaks
 from equirestore.restore.translation import TranslationRestorer
 
@@ -34,7 +33,7 @@ class RestoreRates:
 
 @torch.no_grad()
 def restore_rates(
-    network: CanonicalNetwork,
+    network: nn.Module,
     images: Tensor,
     batch_size: int = 2000,
     dtype: torch.dtype = torch.float64,
@@ -50,7 +49,7 @@ def restore_rates(
     for i in range(0, len(mine), batch_size):
         s = net(mine[i : i + batch_size]).squeeze(1)
         pk = peaks(s)
-        unique = pk.gap > 0
+        unique = pk.unique
         exact += int((exact_mask(s) & unique).sum())
         near = (signed(pk.position, spatial).abs() <= 1).all(1)
         within += int((near & unique).sum())
@@ -83,9 +82,9 @@ def consistency(
     same = 0
     for i in range(0, len(x_mine), batch_size):
         x = x_mine[i : i + batch_size]
-        a = restorer.restore(x)
+        a = restorer(x)
         for s in s_mine:
-            b = restorer.restore(shift(x, s[i : i + batch_size]))
+            b = restorer(shift(x, s[i : i + batch_size]))
             same += int((a == b).flatten(1).all(1).sum())
     return distributed.all_sum([same])[0] / (trials * len(images))
 

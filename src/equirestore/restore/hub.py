@@ -13,6 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+import torch
+from torch import nn
+
 from equirestore.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -20,8 +23,11 @@ from equirestore.checkpoint import (
     save_checkpoint,
 )
 from equirestore.nn.canonical import network_from_config
+from equirestore.nn.circular import CircularConv
+from equirestore.nn.features import FeatureConfig, FeatureEstimator
 from equirestore.restore.rotation import FORMAT as ROTATION_FORMAT
 from equirestore.restore.rotation import RotationRestorer
+from equirestore.restore.training import TEMPERATURE
 from equirestore.restore.translation import TranslationRestorer
 
 FORMAT = "equirestore.translation_restorer"
@@ -64,7 +70,8 @@ def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
     path = Path(key)
     if not path.exists():
         raise FileNotFoundError(
-            f"{key!r} is neither a shipped restorer ({sorted(SHIPPED)}) nor an existing file"
+            f"{key!r} is neither a shipped restorer ({', '.join(sorted(SHIPPED))}) nor an "
+            "existing checkpoint file"
         )
     return path
 
@@ -101,19 +108,53 @@ def load_rotation_restorer(name_or_path: str | os.PathLike[str]) -> RotationRest
 
 
 def _with_weights(restorer: _R, ckpt: dict[str, Any], path: Path) -> _R:
-    """Load the checkpoint's weights (stored float32) in the restorer's score dtype."""
-    state = {k: v.to(restorer.score_dtype) for k, v in ckpt["state_dict"].items()}
+    """Load the checkpoint's weights in the restorer's score dtype."""
+    state = ckpt.get("state_dict")
+    if isinstance(state, dict):
+        state = {
+            k: v.to(restorer.score_dtype) if torch.is_tensor(v) else v for k, v in state.items()
+        }
     load_state_strict(restorer, state, str(path))
     return restorer.eval()
 
 
+def estimator_from_config(config: dict[str, Any]) -> nn.Module:
+    """Rebuild an estimator from its ``config()``: a :class:`FeatureEstimator`
+    (``kind == "features"``) or a :class:`~equirestore.nn.CanonicalNetwork`."""
+    config = dict(config)
+    if config.pop("kind", "canonical") == "features":
+        return FeatureEstimator(
+            config["input_shape"],
+            FeatureConfig.from_dict(dict(config["features"])),
+            hidden=int(config["hidden"]),
+            kernel=int(config["kernel"]),
+        )
+    return network_from_config(config)
+
+
+def _check_kernels_fit(network: nn.Module, input_shape: tuple[int, ...]) -> None:
+    """A kernel wider than the grid it is declared for: the checkpoint was made for
+    another image size."""
+    grid = input_shape[1:]
+    for layer in network.modules():
+        if isinstance(layer, CircularConv):
+            for k, d, n in zip(layer.kernel_size, layer.dilation, grid, strict=False):
+                if d * (k - 1) >= n:
+                    raise ValueError(
+                        f"a {layer.kernel_size} filter does not fit the declared input grid "
+                        f"{grid}: the checkpoint was made for another image size"
+                    )
+
+
 def _translation_from(ckpt: dict[str, Any], path: Path) -> TranslationRestorer:
     try:
-        network = network_from_config(dict(ckpt["network"]))
-        restorer = TranslationRestorer(
-            network, tuple(ckpt["input_shape"]), name=str(ckpt.get("name", path.stem))
-        )
-    except (KeyError, TypeError, ValueError) as e:
+        network = estimator_from_config(dict(ckpt["network"]))
+        input_shape = tuple(int(v) for v in ckpt["input_shape"])
+        _check_kernels_fit(network, input_shape)
+        restorer = TranslationRestorer(network, input_shape, name=str(ckpt.get("name", path.stem)))
+    except KeyError as e:
+        raise CheckpointError(f"{path} lacks the entry {e} of a restorer checkpoint") from e
+    except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path} declares an invalid restorer architecture: {e}") from e
     return _with_weights(restorer, ckpt, path)
 
@@ -130,8 +171,13 @@ def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
             int(polar["n_angle"]),
             float(polar["r_max"]),
             int(polar["upsample"]),
+            # version 1 checkpoints: about the image's middle, the default temperature
+            centre=str(polar.get("centre", "image")),
+            temperature=float(polar.get("temperature", TEMPERATURE)),
             name=str(ckpt.get("name", path.stem)),
         )
-    except (KeyError, TypeError, ValueError) as e:
+    except KeyError as e:
+        raise CheckpointError(f"{path} lacks the entry {e} of a restorer checkpoint") from e
+    except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path} declares an invalid restorer architecture: {e}") from e
     return _with_weights(restorer, ckpt, path)

@@ -1,89 +1,430 @@
-"""Training restorers: the per-dataset recipes and the ``train-restorer`` command.
+"""The automatic recipe behind ``equirestore train-restorer``: a translation restorer for
+any dataset, with no recipe flags.
 
-The shipped estimator for each dataset is one full-size circular filter (Equation (2)
-with ``L = 1``, computed with the FFT), trained with the objective of
-:mod:`equirestore.restore.training`. Why these recipes: ``results/training.md``
-(made by ``python -m paper.recipes``).
+A dataset's canonical position is whatever rule centred it, and the recipe does not know
+it. It tries estimators from the cheapest to the most expressive and keeps the first that
+is strict on data it did not train on:
+
+1. ``moment``: the closed-form estimator of a rounded centre of mass (no training;
+   :func:`~equirestore.restore.training.moment_filter`);
+2. ``linear``: one full-size circular filter on the image, trained;
+3. ``features``: full-size filters on the image and 1-D filters on the axis profiles of
+   :class:`~equirestore.nn.features.ShiftFeatures` (ink occupancy and bounding box at
+   several thresholds, edge energy, mass), warm-started from the better of 1 and 2;
+4. ``deep``: 3 plus a learned branch of small circular filters, warm-started from 3.
+
+Before training, the data are inspected (:func:`inspect_images`): blank or periodic
+images, exact duplicates and translated copies (Definition 4.2) are named, and the rate
+that any estimator can reach is stated. A seeded held-out split (``holdout``) is carved
+out of the images; every candidate trains on the rest and is measured on both (strict:
+a tie for the maximum is a failure). The search stops at the first candidate that is at
+least ``target`` strict on both splits; otherwise the best on the held-out split is kept.
+Why these candidates and settings: ``results/estimators.md``
+(``python -m paper.estimators``).
+
+Training is deterministic on the CPU (same seed, bitwise the same weights) and resumable:
+with ``state_path``, the state after every epoch is saved there, and a call with the same
+data and settings continues from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import hashlib
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
-from equirestore.nn.canonical import CanonicalNetwork
-from equirestore.restore.training import restore_rates, train_estimator
+from equirestore.checkpoint import load_checkpoint, save_checkpoint
+from equirestore.nn.features import FeatureConfig, FeatureEstimator
+from equirestore.restore.evaluation import RestoreRates, restore_rates
+from equirestore.restore.training import (
+    TEMPERATURE,
+    moment_centre,
+    moment_filter,
+    train_estimator,
+)
 from equirestore.restore.translation import TranslationRestorer
+from equirestore.theory.aperiodic import check_aperiodic
 
-#: Training settings per dataset; ``"folder"`` is used for arbitrary image folders.
-RECIPES: dict[str, dict[str, Any]] = {
-    # MNIST's canonical position is its rounded centre of mass: the moment filter is the
-    # exact estimator of it and fine-tuning only lowered the strict rate (training.md).
-    "mnist": {"init": "moment", "epochs": 0, "lr": 0.0},
-    "mnist-sample": {"init": "moment", "epochs": 0, "lr": 0.0},
-    "cifar10": {"init": "zeros", "epochs": 5, "lr": 0.05},
-    # 3D-MNIST volumes are centred by their rounded centre of mass, like MNIST digits
-    # (equirestore.data.mnist3d): the closed-form moment filter, in 3-D.
-    "mnist3d": {"init": "moment", "epochs": 0, "lr": 0.0},
-    "folder": {"init": "zeros", "epochs": 5, "lr": 0.05},
+STATE_FORMAT = "equirestore.restorer_training_state"
+
+#: The image itself as the only feature: a single full-size circular filter.
+LINEAR = FeatureConfig(thresholds=(), windows=(), edges=False, mass=False, raw=True)
+
+
+def linear_estimator(input_shape: tuple[int, ...]) -> FeatureEstimator:
+    """One full-size circular filter on the image, ``(C, *N) -> (1, *N)``, all zero (the
+    ``moment`` and ``linear`` candidates)."""
+    return FeatureEstimator(input_shape, LINEAR)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One estimator the recipe can try: fixed features, learned branch width, and how
+    many optimisation steps it gets (0: closed form, not trained)."""
+
+    name: str
+    features: FeatureConfig
+    hidden: int = 0
+    steps: int = 1000
+
+
+#: The candidates, cheapest first.
+CANDIDATES: dict[str, Candidate] = {
+    c.name: c
+    for c in (
+        Candidate("moment", LINEAR, steps=0),
+        Candidate("linear", LINEAR),
+        Candidate("features", FeatureConfig()),
+        # warm-started from the features; its learned branch costs ~10x per step
+        Candidate("deep", FeatureConfig(), hidden=8, steps=400),
+    )
 }
 
 
-def full_size_estimator(input_shape: tuple[int, ...]) -> CanonicalNetwork:
-    """One bias-free full-size circular filter ``(C, *N) -> (1, *N)`` on a square/cubic grid."""
-    c, *spatial = input_shape
-    if len(set(spatial)) != 1:
+@dataclass(frozen=True)
+class RecipeSettings:
+    """The recipe's settings; the defaults are what ``train-restorer`` uses.
+
+    ``holdout``: fraction of the images held out (at most ``max_holdout``; none for
+    fewer than 20 images). ``target``: strict rate on both splits that ends the search.
+    A trained candidate runs for its :attr:`Candidate.steps` optimisation steps (the
+    epochs follow from the data size, at least ``min_epochs``); ``epochs`` overrides them.
+    """
+
+    holdout: float = 0.1
+    max_holdout: int = 5000
+    target: float = 0.999
+    candidates: tuple[str, ...] = tuple(CANDIDATES)
+    seed: int = 0
+    epochs: int | None = None
+    min_epochs: int = 2
+    batch_size: int = 500
+    lr: float = 0.05
+    temperature: float = TEMPERATURE
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.candidates if c not in CANDIDATES]
+        if unknown or not self.candidates:
+            raise ValueError(f"candidates must be among {list(CANDIDATES)}, got {unknown}")
+        if not 0 <= self.holdout < 1:
+            raise ValueError(f"holdout must be in [0, 1), got {self.holdout}")
+        if not 0 < self.target <= 1:
+            raise ValueError(f"target must be in (0, 1], got {self.target}")
+        if self.epochs is not None and self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 1 or not self.lr > 0:
+            raise ValueError("batch_size must be >= 1 and lr > 0")
+
+    def epochs_for(self, candidate: Candidate, n: int) -> int:
+        """Epochs of ``candidate`` on ``n`` images (0 if it is not trained)."""
+        if not candidate.steps:
+            return 0
+        if self.epochs is not None:
+            return self.epochs
+        per_epoch = max(1, math.ceil(n / self.batch_size))
+        return max(self.min_epochs, math.ceil(candidate.steps / per_epoch))
+
+
+@dataclass
+class DataReport:
+    """What :func:`inspect_images` found (Definition 4.2).
+
+    ``blank``: indices of constant images (every shift leaves them unchanged);
+    ``periodic``: other images equal to a non-zero shift of themselves; ``translates``:
+    ``(i, j, shift)`` with ``x[j] == shift(x[i], shift)``; ``duplicates``: ``(i, j)``
+    exact copies (harmless: one image, one canonical position). ``attainable``: the
+    largest fraction of the images any estimator can restore strictly (a periodic image
+    never; of a group of translated copies, one at most).
+    """
+
+    n: int
+    blank: list[int] = field(default_factory=list)
+    periodic: list[int] = field(default_factory=list)
+    translates: list[tuple[int, int, list[int]]] = field(default_factory=list)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)
+    attainable: float = 1.0
+
+    def summary(self, show: int = 3) -> list[str]:
+        """Human-readable lines (empty when nothing was found)."""
+        lines = []
+        if self.blank:
+            lines.append(
+                f"{len(self.blank)} blank (constant) image(s), e.g. #{self.blank[:show]}: they "
+                "have no position to estimate"
+            )
+        if self.periodic:
+            lines.append(
+                f"{len(self.periodic)} periodic image(s) (equal to a shift of themselves), "
+                f"e.g. #{self.periodic[:show]}: no unique estimate is possible"
+            )
+        if self.translates:
+            eg = ", ".join(f"#{j} = shift(#{i}, {s})" for i, j, s in self.translates[:show])
+            lines.append(
+                f"{len(self.translates)} translated copies, e.g. {eg}: of each group of "
+                "copies at most one can be restored exactly"
+            )
+        if self.duplicates:
+            lines.append(f"{len(self.duplicates)} exact duplicate pair(s) (harmless)")
+        if lines:
+            lines.append(f"at most {100 * self.attainable:.2f}% can be restored exactly")
+        return lines
+
+
+def inspect_images(images: Tensor) -> DataReport:
+    """Check ``images (N, C, *S)`` for what makes strict restoration impossible."""
+    report = check_aperiodic(images)
+    out = DataReport(n=len(images))
+    flat = images.flatten(1)
+    out.blank = [int(i) for i in ((flat == flat[:, :1]).all(1)).nonzero().flatten()]
+    blank = set(out.blank)
+    lost = set(blank)
+    groups: dict[int, set[int]] = {}
+    for v in report.violations:
+        if v.kind == "periodic" and v.i not in blank:
+            out.periodic.append(v.i)
+            lost.add(v.i)
+        elif v.kind == "duplicate":
+            out.duplicates.append((v.i, v.j))
+        elif v.kind == "translate" and v.i not in blank:
+            out.translates.append((v.i, v.j, list(v.shift)))
+            root = min(groups.get(v.i, {v.i}))
+            groups.setdefault(root, {root}).update({v.i, v.j})
+    out.periodic = sorted(set(out.periodic))
+    for members in groups.values():
+        lost.update(sorted(members - lost)[1:])
+    out.attainable = 1 - len(lost) / max(1, len(images))
+    return out
+
+
+def split_indices(n: int, settings: RecipeSettings) -> tuple[Tensor, Tensor]:
+    """Seeded ``(fit, holdout)`` index sets (see :class:`RecipeSettings`)."""
+    k = 0 if n < 20 else min(settings.max_holdout, round(settings.holdout * n))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(settings.seed))
+    return order[k:].sort().values, order[:k].sort().values
+
+
+def _fingerprint(images: Tensor) -> str:
+    h = hashlib.sha256(str(tuple(images.shape)).encode())
+    h.update(images.float().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _build(candidate: Candidate, fit: Tensor, seed: int) -> FeatureEstimator:
+    torch.manual_seed(seed)
+    est = FeatureEstimator(tuple(fit.shape[1:]), candidate.features, hidden=candidate.hidden)
+    est.set_scales(fit[torch.linspace(0, len(fit) - 1, min(len(fit), 2000)).long()])
+    return est
+
+
+def _warm_start(est: FeatureEstimator, previous: FeatureEstimator | None) -> None:
+    """Copy the filters of a smaller estimator whose features ``est`` extends."""
+    if previous is None:
+        return
+    with torch.no_grad():
+        if previous.map_kernel is not None and est.map_kernel is not None:
+            c = previous.map_kernel.shape[1]
+            scale = previous.map_scale[:c] / est.map_scale[:c]
+            est.map_kernel[:, :c] = previous.map_kernel * scale.view(1, -1, *([1] * est.dims))
+        for a, (old, new) in enumerate(
+            zip(previous.profile_kernels, est.profile_kernels, strict=False)
+        ):
+            c = old.shape[1]
+            scale = previous.profile_scale[a, :c] / est.profile_scale[a, :c]
+            new[:, :c] = old * scale.view(1, -1, 1)
+
+
+@dataclass
+class _Run:
+    """The recipe's progress: finished candidates and the one in training."""
+
+    settings: dict[str, Any]
+    fingerprint: str
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> record + state
+    current: dict[str, Any] | None = None  # {"name": ..., "train": train_estimator state}
+
+
+def _load_run(path: Path | None, settings: RecipeSettings, fingerprint: str) -> _Run:
+    fresh = _Run(asdict(settings), fingerprint)
+    if path is None or not path.exists():
+        return fresh
+    st = load_checkpoint(path, STATE_FORMAT)
+    saved = {**st["settings"], "candidates": tuple(st["settings"]["candidates"])}
+    if saved != asdict(settings) or st["fingerprint"] != fingerprint:
+        differ = sorted(k for k, v in asdict(settings).items() if saved.get(k) != v)
+        what = f"settings {differ}" if differ else "images"
         raise ValueError(
-            f"full-size estimators need a square or cubic grid, got {tuple(spatial)}; "
-            "pad the images to a square size first"
+            f"{path} is the state of a training run with other {what}; run again with the "
+            "original data and settings to resume it, or pass --restart to start afresh"
         )
-    return CanonicalNetwork(c, [1], kernel_size=spatial[0], dims=len(spatial), bias=False)
+    return _Run(fresh.settings, fingerprint, dict(st["done"]), st.get("current"))
+
+
+def _save_run(path: Path | None, run: _Run) -> None:
+    if path is not None:
+        body = {"format": STATE_FORMAT, **asdict(run)}
+        body["settings"] = {**body["settings"], "candidates": list(run.settings["candidates"])}
+        save_checkpoint(body, path)
+
+
+def _rates(est: FeatureEstimator, fit: Tensor, hold: Tensor) -> tuple[RestoreRates, RestoreRates]:
+    empty = RestoreRates(exact=1.0, within_one=1.0, ties=0.0, n=0)
+    return restore_rates(est, fit), (restore_rates(est, hold) if len(hold) else empty)
+
+
+def _try(
+    candidate: Candidate,
+    fit: Tensor,
+    hold: Tensor,
+    previous: FeatureEstimator | None,
+    settings: RecipeSettings,
+    run: _Run,
+    state_path: Path | None,
+    progress: bool,
+) -> tuple[FeatureEstimator, dict[str, Any]]:
+    """Build, initialise, train (resuming if a state says so) and measure one candidate."""
+    seed = settings.seed + list(CANDIDATES).index(candidate.name)
+    est = _build(candidate, fit, seed)
+    if candidate.name in run.done:
+        est.load_state_dict(run.done[candidate.name]["state"])
+        return est.eval(), run.done[candidate.name]["record"]
+    if candidate.name == "moment":  # float64: its tie-break is a millionth of a pixel
+        est = est.double()
+        spatial = tuple(fit.shape[2:])
+        est.set_map_filter(moment_filter(spatial, moment_centre(fit)).expand(fit.shape[1:]))
+    else:
+        _warm_start(est, previous)
+    start = time.perf_counter()
+    epochs = settings.epochs_for(candidate, len(fit))
+    resume = None
+    if run.current is not None and run.current["name"] == candidate.name:
+        resume = run.current["train"]
+
+    def save(state: dict[str, Any]) -> None:
+        run.current = {"name": candidate.name, "train": state}
+        _save_run(state_path, run)
+
+    track = fit[torch.linspace(0, len(fit) - 1, min(len(fit), 10_000)).long()]
+    report = train_estimator(
+        est,
+        fit,
+        epochs=epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        temperature=settings.temperature,
+        seed=seed,
+        progress=progress,
+        track=track,
+        resume=resume,
+        on_epoch=save,
+    )
+    fit_rates, hold_rates = _rates(est, fit, hold)
+    record = {
+        "candidate": candidate.name,
+        "features": candidate.features.to_dict(),
+        "hidden": candidate.hidden,
+        "parameters": est.parameter_count(),
+        "epochs": epochs,
+        "best_epoch": report.best_epoch,
+        "epoch_tracked_exact": report.train_exact,
+        "seconds": round(time.perf_counter() - start, 1),
+        "fit": asdict(fit_rates),
+        "holdout": asdict(hold_rates),
+    }
+    run.done[candidate.name] = {"record": record, "state": est.state_dict()}
+    run.current = None
+    _save_run(state_path, run)
+    return est, record
+
+
+def _good(record: dict[str, Any], target: float) -> bool:
+    return record["fit"]["exact"] >= target and (
+        record["holdout"]["n"] == 0 or record["holdout"]["exact"] >= target
+    )
+
+
+def _score(record: dict[str, Any]) -> tuple[float, float]:
+    hold = record["holdout"]
+    return (hold["exact"] if hold["n"] else record["fit"]["exact"], record["fit"]["exact"])
 
 
 def fit_restorer(
     images: Tensor,
-    name: str,
-    *,
-    init: str,
-    epochs: int,
-    lr: float,
-    temperature: float = 100.0,
-    batch_size: int = 1000,
-    seed: int = 0,
+    name: str = "custom",
+    settings: RecipeSettings | None = None,
     progress: bool = True,
+    state_path: str | os.PathLike[str] | None = None,
 ) -> tuple[TranslationRestorer, dict[str, Any]]:
-    """Train a full-size estimator on canonical ``images`` and wrap it as a restorer.
+    """Choose and train a translation restorer for canonical ``images (N, C, *S)``.
 
-    Returns the restorer and a JSON-able record (settings, per-epoch history, strict
-    training rates, wall time).
+    Args:
+        images: the training images as the dataset centred them, float in [0, 1].
+        name: a label kept in the checkpoint.
+        settings: :class:`RecipeSettings` (default: the defaults).
+        progress: show progress bars.
+        state_path: where to keep the resumable training state (deleted on success).
+
+    Returns:
+        ``(restorer, record)``: the restorer (float64 scores) and a JSON-ready record of
+        the data inspection, the split, every candidate tried (settings, strict rates on
+        both splits, time) and the one chosen.
     """
-    network = full_size_estimator(tuple(images.shape[1:]))
-    report = train_estimator(
-        network,
-        images,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        temperature=temperature,
-        init=init,
-        seed=seed,
-        progress=progress,
-    )
-    rates = restore_rates(network, images)
+    settings = settings or RecipeSettings()
+    if images.dim() not in (3, 4, 5) or len(images) < 2:
+        raise ValueError(
+            f"need at least 2 images of shape (C, *S) with 1-3 spatial axes, got "
+            f"{tuple(images.shape)}"
+        )
+    if min(images.shape[2:]) < 2:
+        raise ValueError(f"images of size {tuple(images.shape[2:])} are too small to shift")
+    start = time.perf_counter()
+    inspection = inspect_images(images)
+    fit_idx, hold_idx = split_indices(len(images), settings)
+    fit, hold = images[fit_idx], images[hold_idx]
+    path = Path(state_path) if state_path is not None else None
+    run = _load_run(path, settings, _fingerprint(images))
+    records: list[dict[str, Any]] = []
+    best: tuple[tuple[float, float], FeatureEstimator, dict[str, Any]] | None = None
+    warm: tuple[float, FeatureEstimator] | None = None  # what the next candidate starts from
+    for cname in settings.candidates:
+        start_from = warm[1] if warm is not None else None
+        est, record = _try(CANDIDATES[cname], fit, hold, start_from, settings, run, path, progress)
+        records.append(record)
+        if best is None or _score(record) > best[0]:
+            best = (_score(record), est, record)
+        # the features candidate starts from the better linear one; deep from features
+        if cname not in ("moment", "linear") or warm is None or record["fit"]["exact"] > warm[0]:
+            warm = (record["fit"]["exact"], est)
+        if _good(record, settings.target):
+            break
+    assert best is not None
+    _, chosen, chosen_record = best
+    restorer = TranslationRestorer(chosen, tuple(images.shape[1:]), name=name).eval()
     record = {
         "name": name,
-        "init": init,
-        "epochs": epochs,
-        "lr": lr,
-        "temperature": temperature,
-        "batch_size": batch_size,
-        "seed": seed,
-        "train_seconds": round(report.seconds, 2),
-        "best_epoch": report.best_epoch,
-        "epoch_train_exact": report.train_exact,
-        "train_rates": asdict(rates),
+        "settings": asdict(settings),
+        "n_images": len(images),
+        "n_fit": len(fit),
+        "n_holdout": len(hold),
+        "inspection": asdict(inspection),
+        "candidates": records,
+        "chosen": chosen_record["candidate"],
+        "train_rates": asdict(restore_rates(chosen, images)),
+        "fit_rates": chosen_record["fit"],
+        "holdout_rates": chosen_record["holdout"],
+        "train_seconds": round(time.perf_counter() - start, 1),
     }
-    restorer = TranslationRestorer(network, tuple(images.shape[1:]), name=name)
-    return restorer.eval(), record
+    if path is not None:
+        path.unlink(missing_ok=True)
+    return restorer, record
+
+
+def settings_with(**changes: Any) -> RecipeSettings:
+    """:class:`RecipeSettings` with some fields changed (``None`` values are ignored)."""
+    return replace(RecipeSettings(), **{k: v for k, v in changes.items() if v is not None})

@@ -1,32 +1,52 @@
-"""The rotation restorer (Section 5.2): polar resampling turns a rotation about the
-image centre into a circular shift along the angle axis, so a network that is strictly
-equivariant to circular shifts of that axis (1-D circular filters over the angle, the
-radius as channels) estimates the rotation like the translation estimator estimates a
-shift; the estimate is undone by rotating the original Cartesian image.
+"""The rotation restorer (Section 5.2): polar resampling turns a rotation into a circular
+shift along the angle axis, so a network that is strictly equivariant to circular shifts
+of that axis (1-D circular filters over the angle, the radius as channels) estimates the
+rotation like the translation estimator estimates a shift; the estimate is undone by
+rotating the Cartesian image back about the same centre.
 
-Conventions: :mod:`equirestore.groups.rotation` (angles counter-clockwise as displayed, degrees).
-``estimate(x)`` returns ``φ`` in ``(-180, 180]`` with ``x ≈ rotate(x0, φ)`` for the
-canonical (upright) ``x0``, and ``restore(x) = rotate(x, -estimate(x))``. Only the
-estimate is exact (a multiple of ``360 / N_θ``); rotating a pixel image interpolates.
+The centre. ``centre="image"`` samples the polar grid about the middle of the image,
+which is where the paper's digits are rotated about - and nowhere else: a digit that also
+moved by a pixel is read off another polar image. ``centre="centroid"`` (the default)
+samples about the image's circular centre of mass
+(:func:`equirestore.groups.rotation.centroid`) on the periodic grid, a point that moves
+with the content: a circular shift of the input leaves the polar image unchanged (up to
+rounding), and a sub-pixel shift changes it only by interpolation.
+
+The estimate. The scores are read as a distribution over the angular bins,
+``softmax(T N_θ f / ||p||_1)`` with the training objective's temperature and the polar
+image's mass (:func:`equirestore.restore.training.estimator_logits`); the estimate is the
+unique maximum ``k`` refined by the balance of its two neighbours,
+``k + (p_{k+1} - p_{k-1}) / (p_{k-1} + p_k + p_{k+1})``, so that a rotation between two
+bins is estimated between them (the estimator is trained for exactly that,
+:func:`fit_rotation_restorer`). A tie for the maximum (a blank or rotation-symmetric image)
+is no estimate: 0 degrees.
+
+Conventions: :mod:`equirestore.groups.rotation` (angles counter-clockwise as displayed,
+degrees). ``estimate(x)`` returns ``φ`` in ``(-180, 180]`` with ``x ≈ rotate(x0, φ)`` for the
+canonical (upright) ``x0``, and ``restorer(x) = rotate(x, -estimate(x))`` about the centre.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from equirestore._checks import check_batch
-from equirestore.checkpoint import float32_state
-from equirestore.groups.rotation import rotate, to_polar
+from equirestore.checkpoint import detached_state
+from equirestore.groups.rotation import centroid, rotate, to_polar, upsample
 from equirestore.nn.canonical import CanonicalNetwork
+from equirestore.restore.base import Restorer
+from equirestore.restore.estimator import peaks
+from equirestore.restore.training import TEMPERATURE
 
 FORMAT = "equirestore.rotation_restorer"
+CENTRES = ("image", "centroid")
 
 
-class RotationRestorer(nn.Module):
+class RotationRestorer(Restorer):
     """Rotation estimator on polar images + inverse rotation.
 
     Args:
@@ -40,8 +60,15 @@ class RotationRestorer(nn.Module):
         upsample: the image is first enlarged by this factor (bicubic) so that the
             inner rings, which are denser than the pixel grid, are not read off a
             bilinear patch of four pixels (Section 5.2 upsamples MNIST).
-        score_dtype: dtype of the estimator (float64: no ties from rounding).
+        centre: ``"centroid"`` or ``"image"`` (see the module docstring).
+        temperature: ``T`` of the training objective, used to read the scores as a
+            distribution for the sub-bin refinement.
+        score_dtype: dtype of the estimator (float64: no ties from rounding). The
+            restorer keeps its own copy of the estimator in it.
         name: a label kept in checkpoints.
+
+    Shapes: ``forward``: ``(B, C, H, W) -> (B, C, H, W)``; ``estimate``: ``-> (B,)``
+    float64 degrees; ``scores``: ``-> (B, N_θ)``.
     """
 
     def __init__(
@@ -52,6 +79,8 @@ class RotationRestorer(nn.Module):
         n_angle: int,
         r_max: float | None = None,
         upsample: int = 2,
+        centre: str = "centroid",
+        temperature: float = TEMPERATURE,
         score_dtype: torch.dtype = torch.float64,
         name: str = "custom",
     ) -> None:
@@ -66,11 +95,16 @@ class RotationRestorer(nn.Module):
             raise ValueError("a rotation estimator must end in exactly one channel")
         if upsample < 1:
             raise ValueError(f"upsample must be >= 1, got {upsample}")
-        self.estimator = estimator.to(score_dtype)
+        if centre not in CENTRES:
+            raise ValueError(f"centre must be one of {CENTRES}, got {centre!r}")
+        self.estimator = copy.deepcopy(estimator).to(score_dtype)
         self.image_shape = (int(c), int(h), int(w))
+        self.input_shape = self.image_shape
         self.n_radius, self.n_angle = int(n_radius), int(n_angle)
         self.r_max = float(min(h, w) / 2 if r_max is None else r_max)
         self.upsample = int(upsample)
+        self.centre = centre
+        self.temperature = float(temperature)
         self.score_dtype = score_dtype
         self.name = name
 
@@ -79,38 +113,51 @@ class RotationRestorer(nn.Module):
         """Width of one angular bin, ``360 / n_angle``."""
         return 360.0 / self.n_angle
 
+    def _centre(self, x: Tensor) -> Tensor | None:
+        return centroid(x) if self.centre == "centroid" else None
+
     def polar(self, x: Tensor) -> Tensor:
-        """``(B, C, H, W)`` -> ``(B, C * N_r, N_θ)`` (upsampled, then polar-resampled)."""
+        """``(B, C, H, W)`` -> ``(B, C * N_r, N_θ)`` (upsampled, then polar-resampled about
+        the centre)."""
         x = check_batch(x, self.image_shape[0], 2, self.image_shape[1:])
-        if self.upsample > 1:
-            x = F.interpolate(x, scale_factor=self.upsample, mode="bicubic", align_corners=False)
-        return to_polar(x, self.n_radius, self.n_angle, r_max=self.r_max * self.upsample)
+        wrap = self.centre == "centroid"
+        f = self.upsample
+        big = upsample(x.to(self.score_dtype), f, wrap)
+        # pixel (i, j) lands at f (i, j) + (f - 1) / 2; the image's middle stays the middle
+        centre = centroid(x) * f + (f - 1) / 2 if wrap else None
+        return to_polar(big, self.n_radius, self.n_angle, centre, self.r_max * f, wrap)
 
     def scores(self, x: Tensor) -> Tensor:
         """Estimator output ``(B, N_θ)``; its maximum is at the estimated angular bin."""
-        return self.estimator(self.polar(x).to(self.score_dtype)).squeeze(1)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and x.requires_grad):
+            return self.estimator(self.polar(x)).squeeze(1)
 
     def estimate(self, x: Tensor) -> Tensor:
-        """The estimated rotation in degrees, ``(B,)`` float64 in ``(-180, 180]``."""
-        k = self.scores(x).argmax(1).to(torch.float64)
-        deg = k * self.bin_degrees
+        """The estimated rotation in degrees, ``(B,)`` float64 in ``(-180, 180]`` (0 where
+        the maximum is tied)."""
+        polar = self.polar(x)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and x.requires_grad):
+            s = self.estimator(polar).squeeze(1)
+        pk = peaks(s)
+        k = pk.position[:, 0]
+        mass = polar.abs().flatten(1).sum(1, keepdim=True).clamp_min(1e-12)
+        p = torch.softmax(self.temperature * self.n_angle * s / mass, dim=1)
+        n = self.n_angle
+        near = torch.stack([(k - 1) % n, k, (k + 1) % n], 1)
+        pm, p0, pp = p.gather(1, near).unbind(1)
+        offset = torch.where(pk.unique, (pp - pm) / (pm + p0 + pp).clamp_min(1e-300), 0.0)
+        deg = torch.remainder((k.to(torch.float64) + offset) * self.bin_degrees, 360.0)
         return torch.where(deg > 180, deg - 360, deg)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``(restored (B, C, H, W), degrees (B,))``."""
-        deg = self.estimate(x)
-        return rotate(x, -deg), deg
-
-    @torch.no_grad()
-    def restore(self, x: Tensor) -> Tensor:
-        """Undo the estimated rotation: ``rotate(x, -estimate(x))``."""
-        return self(x)[0]
+    def undo(self, x: Tensor, g: Tensor) -> Tensor:
+        """Rotate every image back by its angle ``g (B,)`` (degrees) about the centre."""
+        return rotate(x, -g, self._centre(x), wrap=self.centre == "centroid")
 
     def checkpoint(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """A ``weights_only``-loadable dict (see :mod:`equirestore.restore.hub`)."""
         return {
             "format": FORMAT,
-            "version": 1,
+            "version": 2,
             "name": self.name,
             "network": self.estimator.config(),
             "image_shape": list(self.image_shape),
@@ -119,7 +166,9 @@ class RotationRestorer(nn.Module):
                 "n_angle": self.n_angle,
                 "r_max": self.r_max,
                 "upsample": self.upsample,
+                "centre": self.centre,
+                "temperature": self.temperature,
             },
-            "state_dict": float32_state(self),
+            "state_dict": detached_state(self),
             "meta": dict(meta or {}),
         }

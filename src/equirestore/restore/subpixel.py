@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from equirestore.groups.translation import shift, signed
-from equirestore.restore.estimator import argmax_position
+from equirestore.restore.estimator import peaks
 from equirestore.restore.translation import TranslationRestorer
 
 Interpolation = Literal["fourier", "linear"]
@@ -75,7 +75,7 @@ def refine_peaks(scores: Tensor) -> Tensor:
     and its two circular neighbours, clamped to ``[-0.5, 0.5]`` (0 where it is flat).
     """
     spatial = tuple(scores.shape[1:])
-    pos = argmax_position(scores)
+    pos = peaks(scores).position
     batch = torch.arange(len(scores))
 
     def value(p: Tensor) -> Tensor:

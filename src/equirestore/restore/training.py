@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -51,30 +53,43 @@ from torch import Tensor, nn
 from equirestore import distributed
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.circular import CircularConv
+from equirestore.nn.features import FeatureEstimator
 from equirestore.restore.evaluation import restore_rates
 
 INITS = ("default", "zeros", "moment", "matched")
 
+#: ``T`` of :func:`estimator_logits`: sharp enough that the loss keeps pushing the
+#: runner-up down until the margin is clear (``results/training.md``).
+TEMPERATURE = 100.0
 
-def moment_filter(spatial: tuple[int, ...], centre: tuple[int, ...]) -> Tensor:
+
+def moment_filter(spatial: tuple[int, ...], centre: tuple[float, ...]) -> Tensor:
     """The second-moment circular filter ``k(u) = -sum_i d_i(u_i - c_i)^2 / N_i^2``.
 
-    ``d_i`` is the circular distance on an axis of length ``N_i`` and ``c`` the canonical
-    position (the pixel that rounded centres of mass fall on). Used with the correlation
-    convention of :func:`equirestore.nn.circular.circular_conv` at full size, its
-    output peaks where the shifted grid puts ``c`` on the rounded centre of mass.
+    ``d_i`` is the signed circular distance on an axis of length ``N_i`` and ``c`` the
+    canonical position (the pixel that rounded centres of mass fall on). Used with the
+    correlation convention of :func:`equirestore.nn.circular.circular_conv` at full size,
+    its output peaks where the shifted grid puts ``c`` on the rounded centre of mass. A
+    centre a hair off the pixel (:data:`TIE_BREAK`) decides the centres of mass that lie
+    exactly half-way between two pixels, which the dataset's own rounding rule put on one
+    side (:func:`moment_centre`).
 
     Returns:
-        ``(*spatial)`` float32, with values in ``[-len(spatial)/4, 0]``.
+        ``(*spatial)`` float64, with values in ``[-len(spatial)/4, 0]``.
     """
-    k = torch.zeros(spatial)
+    k = torch.zeros(spatial, dtype=torch.float64)
     for axis, (n, c) in enumerate(zip(spatial, centre, strict=True)):
-        u = (torch.arange(n) - c) % n
-        d = torch.minimum(u, n - u).float() / n
+        d = torch.remainder(torch.arange(n, dtype=torch.float64) - c + n / 2, n) - n / 2
         shape = [1] * len(spatial)
         shape[axis] = n
-        k = k - (d**2).view(shape)
+        k = k - ((d / n) ** 2).view(shape)
     return k
+
+
+#: How far :func:`moment_centre` moves the centre off the pixel: far below the distance
+#: of any 8-bit image's centre of mass from a half-way point (at least ``1 / (2 mass)``),
+#: far above rounding.
+TIE_BREAK = 1e-6
 
 
 def centres_of_mass(images: Tensor) -> Tensor:
@@ -96,6 +111,20 @@ def canonical_centre(images: Tensor) -> tuple[int, ...]:
     return tuple(int(v) for v in rounded.mode(0).values)
 
 
+def moment_centre(images: Tensor) -> tuple[float, ...]:
+    """The centre of :func:`moment_filter` for canonical ``images (N, C, *S)``: the
+    :func:`canonical_centre`, moved by :data:`TIE_BREAK` towards the side that the
+    images' centres of mass lying exactly half-way between two pixels are on. A dataset
+    centres with one rounding rule, the same on every axis, so the half-way cases of all
+    axes are pooled; without any (or as many on each side), rounding half up
+    (``floor(m + 1/2)``, the centre of mass half a pixel below ``c`` is canonical)."""
+    centre = canonical_centre(images)
+    com = centres_of_mass(images) - torch.tensor(centre, dtype=torch.float64)
+    halfway = (com.abs() - 0.5).abs() < 1e-9
+    side = float(torch.sign(com[halfway].sum())) or -1.0
+    return tuple(c + TIE_BREAK * side for c in centre)
+
+
 def _full_size_layer(network: CanonicalNetwork, spatial: tuple[int, ...]) -> CircularConv:
     layers = network.filters()
     if len(layers) != 1 or layers[0].kernel_size != spatial or layers[0].weight.shape[0] != 1:
@@ -107,13 +136,14 @@ def _full_size_layer(network: CanonicalNetwork, spatial: tuple[int, ...]) -> Cir
 
 
 @torch.no_grad()
-def init_estimator(network: CanonicalNetwork, images: Tensor, init: str) -> None:
+def init_estimator(network: CanonicalNetwork | FeatureEstimator, images: Tensor, init: str) -> None:
     """Initialise ``network`` in place.
 
     ``"default"``: PyTorch's initialisation. ``"zeros"``: all weights and biases 0.
     ``"moment"``: :func:`moment_filter` centred on :func:`canonical_centre` of ``images``
     in every channel. ``"matched"``: the zero-mean average training image (a matched
-    filter). The last two need one full-size layer.
+    filter). The last two need one full-size layer (or a :class:`FeatureEstimator`,
+    whose full-size filter on the image they set, the other filters zero).
     """
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
@@ -125,7 +155,7 @@ def init_estimator(network: CanonicalNetwork, images: Tensor, init: str) -> None
         return
     spatial = tuple(images.shape[2:])
     if init == "moment":
-        k = moment_filter(spatial, canonical_centre(images))
+        k = moment_filter(spatial, moment_centre(images))
         set_full_size_filter(network, k.expand(images.shape[1], *spatial))
     else:
         mean = images.float().mean(0)
@@ -133,13 +163,17 @@ def init_estimator(network: CanonicalNetwork, images: Tensor, init: str) -> None
 
 
 @torch.no_grad()
-def set_full_size_filter(network: CanonicalNetwork, filt: Tensor) -> None:
-    """Set a single full-size layer so that ``f(x)(p) = sum_c sum_o filt[c, o] x[c, p + o]``.
+def set_full_size_filter(network: CanonicalNetwork | FeatureEstimator, filt: Tensor) -> None:
+    """Set the estimator to ``f(x)(p) = sum_c sum_o filt[c, o] x[c, p + o]``.
 
     Args:
-        network: a :class:`CanonicalNetwork` with one full-size layer and one output.
+        network: a :class:`CanonicalNetwork` with one full-size layer and one output, or
+            a :class:`FeatureEstimator` (its other filters are set to zero).
         filt: ``(C, *N)`` indexed by offset ``o`` (mod ``N``); the bias is set to 0.
     """
+    if isinstance(network, FeatureEstimator):
+        network.set_map_filter(filt)
+        return
     spatial = tuple(filt.shape[1:])
     layer = _full_size_layer(network, spatial)
     # circular_conv's tap u reads offset u - a with anchor a = (k-1)//2
@@ -158,75 +192,100 @@ def estimator_logits(network: nn.Module, x: Tensor, temperature: float) -> Tenso
 
 
 def estimator_loss(
-    network: nn.Module, x: Tensor, temperature: float, batch_size: int | None = None
+    network: nn.Module,
+    x: Tensor,
+    temperature: float,
+    batch_size: int | None = None,
+    target: Tensor | None = None,
 ) -> Tensor:
-    """Cross-entropy with target index 0 on :func:`estimator_logits`.
+    """Cross-entropy of :func:`estimator_logits` with target index 0, or with the soft
+    targets ``target (B, |N|)`` (distributions over the positions, e.g. a rotation that
+    lies between two angular bins).
 
     Summed over ``x`` and divided by ``batch_size`` (default ``len(x)``, the mean): a
     process holding a shard of a global batch passes the global size.
     """
     z = estimator_logits(network, x, temperature)
-    target = torch.zeros(len(z), dtype=torch.long, device=z.device)
-    return F.cross_entropy(z, target, reduction="sum") / (batch_size or len(z))
+    if target is None:
+        index = torch.zeros(len(z), dtype=torch.long, device=z.device)
+        total = F.cross_entropy(z, index, reduction="sum")
+    else:
+        total = -(target.to(z.dtype) * F.log_softmax(z, dim=1)).sum()
+    return total / (batch_size or len(z))
 
 
 @dataclass
 class TrainReport:
-    """What :func:`train_estimator` did: per-epoch loss and strict train rate, wall time."""
+    """What :func:`train_estimator` did: per-epoch loss, the strict rate on the tracked
+    images where it was measured (about 25 times per run), the epoch whose weights were
+    kept (0: the start), wall time of this call."""
 
     losses: list[float] = field(default_factory=list)
     train_exact: list[float] = field(default_factory=list)
-    best_epoch: int = -1
+    best_epoch: int = 0
     seconds: float = 0.0
 
 
 def train_estimator(
-    network: CanonicalNetwork,
+    network: nn.Module,
     images: Tensor,
     *,
     epochs: int = 5,
     batch_size: int = 500,
     lr: float = 0.02,
-    temperature: float = 100.0,
-    init: str = "zeros",
+    temperature: float = TEMPERATURE,
     seed: int = 0,
     progress: bool = True,
     keep_best: bool = True,
+    track: Tensor | None = None,
+    targets: Tensor | None = None,
+    score: Callable[[nn.Module], float] | None = None,
+    resume: dict[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainReport:
     """Train ``network`` so that component 0 is the strict maximum on ``images``.
 
-    Adam with a one-cycle learning-rate schedule; after every epoch the strict exact
-    rate on the training images is measured (float64, ties = failures) and the best
-    weights are kept, so training never returns a worse estimator than its start.
+    Adam with a one-cycle learning-rate schedule on :func:`estimator_loss`. About 25
+    times per run and after the last epoch, the strict exact rate on ``track`` (default:
+    ``images``; float64, ties count as failures) is measured and, with ``keep_best``, the
+    weights of the best of these epochs (or of the start) are returned, so that training
+    never makes an estimator worse.
+
+    Deterministic on the CPU: the same seed gives bitwise the same weights. Resumable:
+    after every epoch ``on_epoch`` receives the complete training state (a dict of
+    tensors and numbers, ``torch.save``-able with ``weights_only``); passing it back as
+    ``resume`` continues from that epoch as if never interrupted.
 
     Args:
-        network: a :class:`CanonicalNetwork` with one output channel.
+        network: the estimator (one output channel), initialised by the caller.
         images: canonical training images ``(N, C, *S)``, float in [0, 1].
         epochs, batch_size, lr: optimisation settings.
         temperature: ``T`` of :func:`estimator_logits`.
-        init: one of :data:`INITS` (see :func:`init_estimator`).
-        seed: seeds the batch order (and the default initialisation).
+        seed: seeds the batch order.
         progress: show a tqdm bar.
-        keep_best: return the weights of the epoch (or the start) with the best strict
-            training rate; ``False`` returns the last epoch's weights.
+        keep_best: return the best tracked weights instead of the last.
+        track: the images whose strict rate picks the best epoch.
+        targets: soft targets ``(N, |N|)`` per image (:func:`estimator_loss`); default:
+            index 0.
+        score: what picks the best epoch instead of the strict rate on ``track``
+            (higher is better), e.g. an angle accuracy on held-out rotations.
+        resume: a state given to ``on_epoch`` by an interrupted call with the same
+            arguments.
+        on_epoch: called with the state after every epoch (to save it).
     """
     from tqdm.auto import tqdm
 
-    if network.config()["widths"][-1] != 1:
-        raise ValueError("an estimator must end in one channel (widths[-1] == 1)")
-    torch.manual_seed(seed)
+    if epochs < 0 or batch_size < 1 or not lr > 0:
+        raise ValueError(
+            f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}"
+        )
+    start_time = time.perf_counter()
+    tracked = images if track is None else track
+
+    def measure(net: nn.Module) -> float:
+        return score(net) if score is not None else restore_rates(net, tracked).exact
+
     gen = torch.Generator().manual_seed(seed)
-    init_estimator(network, images, init)
-    report = TrainReport()
-    start = time.perf_counter()
-    best_state = {k: v.clone() for k, v in network.state_dict().items()}
-    best = restore_rates(network, images).exact if epochs else 0.0
-    report.best_epoch = 0
-    if epochs == 0:
-        report.seconds = time.perf_counter() - start
-        return report
-    # Under torchrun each process computes the loss of its shard of every global batch,
-    # scaled so that DDP's gradient average equals the gradient of the global mean.
     world = distributed.world_size()
     model: nn.Module = network
     if world > 1:
@@ -234,21 +293,39 @@ def train_estimator(
     opt = torch.optim.Adam(network.parameters(), lr=lr)
     steps_per_epoch = math.ceil(len(images) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
+        opt, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.25
     )
+    report = TrainReport()
+    if resume is None:
+        best_state = {k: v.clone() for k, v in network.state_dict().items()}
+        best = measure(network) if epochs else 0.0
+        done = 0
+    else:
+        network.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        gen.set_state(resume["generator"])
+        best_state, best, done = resume["best_state"], float(resume["best"]), int(resume["epoch"])
+        report.losses, report.train_exact = list(resume["losses"]), list(resume["train_exact"])
+        report.best_epoch = int(resume["best_epoch"])
     bar = tqdm(
         total=epochs * steps_per_epoch,
+        initial=done * steps_per_epoch,
         desc="train estimator",
         disable=not (progress and distributed.is_main()),
     )
-    for epoch in range(1, epochs + 1):
+    for epoch in range(done + 1, epochs + 1):
         perm = torch.randperm(len(images), generator=gen)
         total = 0.0
         network.train()
         for i in range(0, len(images), batch_size):
             batch = perm[i : i + batch_size]
-            x = images[batch[distributed.shard(len(batch))]].float()
-            loss = estimator_loss(model, x, temperature, batch_size=len(batch)) * world
+            mine = batch[distributed.shard(len(batch))]
+            x = images[mine].float()
+            t = None if targets is None else targets[mine]
+            # each process: its shard's loss, scaled so that DDP's gradient average is the
+            # gradient of the global batch mean
+            loss = estimator_loss(model, x, temperature, len(batch), t) * world
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -256,16 +333,35 @@ def train_estimator(
             total += float(loss.detach()) * len(batch) / world
             bar.update(1)
         network.eval()
-        rate = restore_rates(network, images).exact
         (total,) = distributed.all_sum([total])
         report.losses.append(total / len(images))
+        # the strict rate is measured about 25 times per run (and after the last epoch)
+        if epoch % max(1, epochs // 25) and epoch != epochs:
+            continue
+        rate = measure(network)
         report.train_exact.append(rate)
         bar.set_postfix(loss=f"{total / len(images):.4f}", exact=f"{rate:.5f}")
         if rate > best:
             best, report.best_epoch = rate, epoch
             best_state = {k: v.clone() for k, v in network.state_dict().items()}
+        if on_epoch is not None:
+            on_epoch(
+                {
+                    "epoch": epoch,
+                    "model": network.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "generator": gen.get_state(),
+                    "best_state": best_state,
+                    "best": best,
+                    "best_epoch": report.best_epoch,
+                    "losses": report.losses,
+                    "train_exact": report.train_exact,
+                }
+            )
     bar.close()
     if keep_best:
         network.load_state_dict(best_state)
-    report.seconds = time.perf_counter() - start
+    network.eval()
+    report.seconds = time.perf_counter() - start_time
     return report

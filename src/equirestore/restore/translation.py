@@ -1,62 +1,76 @@
 """The translation restorer (Section 4.1, Figure 2): estimate the shift, then undo it.
 
-Convention: shifts follow :mod:`equirestore.groups.translation` (``torch.roll`` sign, axis order
-``(rows, cols)`` or ``(depth, rows, cols)``). ``estimate(x)`` returns the shift ``s``
-such that ``x == shift(x0, s)`` for the canonical ``x0 = restore(x)``; it is reported
+Convention: shifts follow :mod:`equirestore.groups.translation` (``torch.roll`` sign, axis
+order ``(rows, cols)`` or ``(depth, rows, cols)``). ``estimate(x)`` returns the shift ``s``
+such that ``x == shift(x0, s)`` for the canonical ``x0 = restorer(x)``; it is reported
 as the signed representative in ``[-(N // 2), N - N // 2 - 1]`` per axis, and
-``restore(x) == shift(x, -estimate(x))``.
+``restorer(x) == shift(x, -estimate(x))``. Where the estimator's maximum is tied
+(:mod:`equirestore.restore.estimator`), the estimate is 0: no estimate, the input is left
+as it is, and :meth:`TranslationRestorer.peaks` says so.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from equirestore._checks import check_batch
-from equirestore.checkpoint import float32_state
+from equirestore._checks import check_batch, tracing
+from equirestore.checkpoint import detached_state
 from equirestore.groups.translation import shift, signed
-from equirestore.nn.canonical import CanonicalNetwork
-from equirestore.restore.estimator import Peaks, argmax_position, peaks
+from equirestore.restore.base import Restorer
+from equirestore.restore.estimator import Peaks, peaks
 
-#: See :meth:`TranslationRestorer._chunk`: 2**20 values = 1,024 MNIST or 218 CIFAR images.
+#: See :meth:`TranslationRestorer._chunks`: 2**20 values = 1,024 MNIST or 218 CIFAR images.
 CHUNK_VALUES = 2**20
 
 
-class TranslationRestorer(nn.Module):
+class TranslationRestorer(Restorer):
     """Restorer = translation estimator ``f`` (Definition 4.1) + inverse translation.
 
     Args:
-        estimator: a :class:`CanonicalNetwork` with one output channel.
+        estimator: one output channel; a :class:`~equirestore.nn.CanonicalNetwork` or a
+            :class:`~equirestore.nn.features.FeatureEstimator` (anything with ``dims``,
+            ``in_channels`` and ``config()``). The restorer keeps its own copy, converted
+            to ``score_dtype``; the module passed in is not modified.
         input_shape: ``(C, *N)`` the estimator was trained on; inputs must match.
-        score_dtype: dtype the estimator runs in. ``float64`` (default) makes ties
-            from rounding practically impossible, so ``restore(shift(x)) == restore(x)``
-            holds whenever the maximum is unique. The estimator module is converted to
-            this dtype in place.
+        score_dtype: dtype the estimator runs in. ``float64`` (default) keeps rounding far
+            below the tie tolerance, so ``restorer(shift(x)) == restorer(x)`` whenever the
+            maximum is unique.
         name: a label (e.g. the dataset) kept in checkpoints.
 
-    The restorer never sees the classifier, and it keeps no state between calls: the
-    estimated shift is returned, never stored.
+    Shapes: ``forward``: ``(B, C, *N) -> (B, C, *N)``; ``estimate``: ``-> LongTensor
+    (B, dims)``. The restorer never sees the classifier, and it keeps no state between
+    calls: the estimated shift is returned, never stored.
     """
 
     def __init__(
         self,
-        estimator: CanonicalNetwork,
+        estimator: nn.Module,
         input_shape: tuple[int, ...],
         score_dtype: torch.dtype = torch.float64,
         name: str = "custom",
     ) -> None:
         super().__init__()
-        if estimator.config()["widths"][-1] != 1:
+        config = estimator.config()  # type: ignore[operator]
+        if config.get("widths", [1])[-1] != 1:
             raise ValueError("a translation estimator must end in exactly one channel")
-        if len(input_shape) != estimator.dims + 1 or input_shape[0] != estimator.in_channels:
+        dims, channels = int(estimator.dims), int(estimator.in_channels)  # type: ignore[arg-type]
+        if len(input_shape) != dims + 1 or input_shape[0] != channels:
             raise ValueError(
                 f"input_shape {tuple(input_shape)} does not match an estimator with "
-                f"{estimator.in_channels} channels and {estimator.dims} spatial axes"
+                f"{channels} channels and {dims} spatial axes"
             )
-        self.estimator = estimator.to(score_dtype)
+        expected = config.get("input_shape")
+        if expected is not None and tuple(expected) != tuple(input_shape):
+            raise ValueError(
+                f"input_shape {tuple(input_shape)} does not match the estimator's grid "
+                f"{tuple(expected)}"
+            )
+        self.estimator = copy.deepcopy(estimator).to(score_dtype)
         self.input_shape = tuple(int(v) for v in input_shape)
         self.score_dtype = score_dtype
         self.name = name
@@ -64,7 +78,7 @@ class TranslationRestorer(nn.Module):
     @property
     def dims(self) -> int:
         """Number of spatial axes (2 for images, 3 for volumes)."""
-        return self.estimator.dims
+        return len(self.input_shape) - 1
 
     @property
     def spatial(self) -> tuple[int, ...]:
@@ -84,12 +98,17 @@ class TranslationRestorer(nn.Module):
             ``(B, *N)`` in ``score_dtype``; its unique maximum is at the estimated shift.
         """
         x = self._check(x)
-        # the first layer reads x in score_dtype (circular_conv converts while reading)
-        return self.estimator(x).squeeze(1)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and x.requires_grad):
+            return self.estimator(x.to(self.score_dtype)).squeeze(1)
 
     def peaks(self, x: Tensor) -> Peaks:
-        """Argmax (``position``, in ``[0, N)``) and top-two ``gap`` of the scores."""
-        return peaks(self.scores(x))
+        """Position of the unique maximum (``[0, N)``, 0 on a tie), the top-two gap and
+        whether the maximum is unique, per sample (:func:`~equirestore.restore.peaks`)."""
+        x = self._check(x)
+        parts = [peaks(self.scores(c)) for c in self._chunks(x)]
+        return (
+            Peaks(*(torch.cat(t) for t in zip(*parts, strict=True))) if len(parts) > 1 else parts[0]
+        )
 
     def estimate(self, x: Tensor) -> Tensor:
         """The estimated translation.
@@ -99,38 +118,32 @@ class TranslationRestorer(nn.Module):
 
         Returns:
             ``LongTensor (B, dims)`` signed shifts, axis order ``(rows, cols)``
-            (``(depth, rows, cols)`` for volumes); ``x == shift(restore(x), estimate(x))``.
-            A tie for the maximum resolves to the first index in row-major order; use
-            :meth:`peaks` to see the gap and treat ``gap == 0`` as "no estimate".
+            (``(depth, rows, cols)`` for volumes): ``x == shift(restorer(x), estimate(x))``.
+            0 where the maximum is tied (see :meth:`peaks` for the flag).
         """
-        x = self._check(x)
-        pos = torch.empty(len(x), self.dims, dtype=torch.long, device=x.device)
-        step = self._chunk()
-        for i in range(0, len(x), step):
-            pos[i : i + step] = argmax_position(self.estimator(x[i : i + step]).squeeze(1))
-        return signed(pos, self.spatial)
+        return self.estimate_from(self.peaks(x))
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Restore a batch and return ``(restored (B, C, *N), shift (B, dims))``."""
-        s = self.estimate(x)
-        if len(x) <= self._chunk():
-            return shift(x, -s), s
-        out = torch.empty_like(x)
-        step = self._chunk()
-        for i in range(0, len(x), step):
-            out[i : i + step] = shift(x[i : i + step], -s[i : i + step])
-        return out, s
+    def estimate_from(self, pk: Peaks) -> Tensor:
+        """:meth:`estimate` from already computed :meth:`peaks` (one estimator pass for
+        both the shift and its tie flag)."""
+        return signed(pk.position, self.spatial)
 
-    def _chunk(self) -> int:
-        """Samples per internal chunk: large batches run in pieces of about
-        :data:`CHUNK_VALUES` input values, so that the FFT buffers are reused instead of
-        freshly mapped (and page-faulted) on every call (``results/performance.md``)."""
-        return max(1, CHUNK_VALUES // math.prod(self.input_shape))
+    def undo(self, x: Tensor, g: Tensor) -> Tensor:
+        """``shift(x, -g)``: move every sample back by its shift ``g (B, dims)``."""
+        parts = self._chunks(x)
+        if len(parts) == 1:
+            return shift(x, -g)
+        step = len(parts[0])
+        return torch.cat([shift(c, -g[i * step : (i + 1) * step]) for i, c in enumerate(parts)])
 
-    @torch.no_grad()
-    def restore(self, x: Tensor) -> Tensor:
-        """Undo the estimated translation: ``shift(x, -estimate(x))``, same shape as ``x``."""
-        return self(x)[0]
+    def _chunks(self, x: Tensor) -> list[Tensor]:
+        """Large batches run in pieces of about :data:`CHUNK_VALUES` input values, so that
+        the FFT buffers are reused instead of freshly mapped (and page-faulted) on every
+        call (``results/performance.md``); one piece while tracing or exporting."""
+        step = max(1, CHUNK_VALUES // math.prod(self.input_shape))
+        if tracing() or len(x) <= step:
+            return [x]
+        return list(torch.split(x, step))
 
     def checkpoint(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """A ``weights_only``-loadable dict (see :mod:`equirestore.restore.hub`)."""
@@ -138,8 +151,8 @@ class TranslationRestorer(nn.Module):
             "format": "equirestore.translation_restorer",
             "version": 1,
             "name": self.name,
-            "network": self.estimator.config(),
+            "network": self.estimator.config(),  # type: ignore[operator]
             "input_shape": list(self.input_shape),
-            "state_dict": float32_state(self),
+            "state_dict": detached_state(self),
             "meta": dict(meta or {}),
         }

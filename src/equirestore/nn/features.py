@@ -1,0 +1,301 @@
+"""Translation-equivariant features for estimators that learn how a dataset was centred.
+
+Real datasets are centred by rules that one linear filter cannot express: the rounded
+centre of mass of the ink (MNIST), the bounding box of the pixels that are not blank
+(fonts, Fashion-MNIST), a blank frame (padded CIFAR-10), or nothing at all but the seam
+where a circular shift joins the image's borders (unpadded images). :class:`ShiftFeatures`
+computes, from ``x (B, C, *N)`` with values in ``[0, 1]``, the quantities these rules are
+made of, and every one of them with the layers of Equations (2)-(3) only - circular
+filters, constant biases and ReLUs - so that the features, and any estimator built on
+them with circular filters, are exactly translation-equivariant:
+
+* the image itself (``C`` maps) and the ink indicators ``z_t = 1 - relu(1 - K relu(m - t))``
+  of the channel mean ``m`` at thresholds ``t`` (a 1x1 filter with bias ``-t``, ReLU, a
+  1x1 filter ``-K`` with bias 1, ReLU, a 1x1 filter ``-1`` with bias 1): ``1`` where
+  ``m >= t + 1/K``, ``0`` where ``m <= t`` (:class:`FeatureConfig`);
+* per spatial axis, the *occupancy* of each slice, ``o = 1 - relu(1 - sum z_t)`` (the sum
+  over the other axes is a circular filter whose kernel is all ones across them), and
+  its *hull* ``h = f - relu(f - b)`` with ``f = min(1, sum_{j=0..W} o[p - j])`` and ``b``
+  the same forward: the rows between the first and the last inked row (bounding box),
+  filling inner gaps up to ``W`` slices, for each window ``W``;
+* per spatial axis, the *mass profile* (the image summed over the other axes), whose
+  quadratic 1-D filter is the centre-of-mass estimator;
+* per spatial axis, the *edge energy* across each line: ``sum |x - T_a x|`` and the
+  second differences ``sum |x - 2 T_a x + T_a^2 x|`` on both sides (``|v| = relu(v) +
+  relu(-v)``), which single out the seam of a circularly shifted natural image.
+
+Axis features are returned as profiles ``(B, F_a, N_a)``: a map that is constant across
+the other axes, stored once. A circular filter over such a map only sees its profile, so
+the estimator's last layer applies 1-D circular filters to them (:class:`FeatureEstimator`).
+
+Convention: shifts as in :mod:`equirestore.groups.translation`; axis ``a`` of a profile
+list is spatial axis ``a`` of the input (rows first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from equirestore.nn.circular import circular_conv
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Which features :class:`ShiftFeatures` computes (JSON-serialisable).
+
+    ``thresholds``: ink levels ``t`` of the indicators, on the channel mean (values in
+    ``[0, 1]``); ``steepness``: ``K``, so that an indicator is exactly 1 from
+    ``t + 1/K`` on. ``t = 0`` marks every pixel that is not blank: its steepness is
+    ``2 K C``, so that it is exactly 1 from half an 8-bit level on (a pixel with one
+    channel at ``1/255`` has mean ``1/(255 C)``);
+    ``windows``: hull windows ``W`` (slices); ``edges``: the edge-energy profiles;
+    ``mass``: the mass profile of each axis (the image summed over the other axes and the
+    channels; a quadratic 1-D filter on it is the centre-of-mass estimator); ``raw``: the
+    image itself as maps.
+    """
+
+    thresholds: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+    steepness: float = 255.0
+    windows: tuple[int, ...] = (2, 4, 8)
+    edges: bool = True
+    mass: bool = True
+    raw: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (tuples become lists)."""
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown feature settings {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})  # type: ignore[arg-type]
+
+
+def _roll_sum(x: Tensor, window: int, axis: int, direction: int) -> Tensor:
+    """``sum_{j=0..window} x[p - direction * j]`` along ``axis``: a circular box filter."""
+    out = x
+    for j in range(1, window + 1):
+        out = out + torch.roll(x, direction * j, axis)
+    return out
+
+
+def _at_most_one(v: Tensor) -> Tensor:
+    """``min(1, v) = 1 - relu(1 - v)`` (a bias, a ReLU, a bias)."""
+    return 1 - F.relu(1 - v)
+
+
+class ShiftFeatures(nn.Module):
+    """The fixed feature layers of the module docstring; no parameters.
+
+    Args:
+        channels: ``C`` of the input.
+        dims: number of spatial axes (1, 2 or 3).
+        config: which features (:class:`FeatureConfig`).
+
+    Shapes: ``(B, C, *N) -> (maps (B, F_m, *N) or None, [profiles (B, F_a, N_a)] * dims)``
+    with ``F_m = C`` if ``config.raw`` else no maps, and the same ``F_a`` on every axis
+    (:attr:`profile_channels`).
+    """
+
+    def __init__(self, channels: int, dims: int, config: FeatureConfig | None = None) -> None:
+        super().__init__()
+        if dims not in (1, 2, 3):
+            raise ValueError(f"dims must be 1, 2 or 3, got {dims}")
+        self.channels, self.dims = channels, dims
+        self.config = config or FeatureConfig()
+
+    @property
+    def map_channels(self) -> int:
+        """``F_m``."""
+        return self.channels if self.config.raw else 0
+
+    @property
+    def profile_channels(self) -> int:
+        """``F_a``: per threshold the occupancy and one hull per window, 3 edge profiles,
+        the mass profile."""
+        c = self.config
+        return len(c.thresholds) * (1 + len(c.windows)) + (3 if c.edges else 0) + int(c.mass)
+
+    def forward(self, x: Tensor) -> tuple[Tensor | None, list[Tensor]]:
+        c = self.config
+        spatial_axes = list(range(2, 2 + self.dims))
+        m = x.mean(1, keepdim=True)
+        shape = (1, -1, *([1] * self.dims))
+        t = torch.tensor(c.thresholds, dtype=x.dtype, device=x.device).view(shape)
+        k = torch.tensor(
+            [c.steepness * (2 * self.channels if v == 0 else 1) for v in c.thresholds],
+            dtype=x.dtype,
+            device=x.device,
+        ).view(shape)
+        excess = F.relu(m - t)  # (B, T, *N); the indicator is min(1, k * excess)
+        profiles = []
+        for axis in spatial_axes:
+            others = [a for a in spatial_axes if a != axis]
+            # min(1, sum_j min(1, a_j)) == min(1, sum_j a_j) for a_j >= 0: the occupancy
+            # needs the clamp once, after the sum over the other axes
+            occupancy = _at_most_one(k.view(1, -1, 1) * (excess.sum(others) if others else excess))
+            parts = [occupancy]
+            for w in c.windows:
+                fwd = _at_most_one(_roll_sum(occupancy, w, -1, 1))
+                bwd = _at_most_one(_roll_sum(occupancy, w, -1, -1))
+                parts.append(fwd - F.relu(fwd - bwd))
+            if c.edges:
+                step = x - torch.roll(x, 1, axis)
+                second = step - torch.roll(step, 1, axis)
+                energy = [step.abs(), second.abs(), torch.roll(second, -1, axis).abs()]
+                parts += [e.sum([1, *others]).unsqueeze(1) for e in energy]
+            if c.mass:
+                parts.append(x.sum([1, *others]).unsqueeze(1))
+            profiles.append(torch.cat(parts, 1))
+        return (x if c.raw else None), profiles
+
+
+@dataclass
+class _Scales:
+    maps: list[float] = field(default_factory=list)
+    profiles: list[float] = field(default_factory=list)
+
+
+class FeatureEstimator(nn.Module):
+    """A translation estimator on :class:`ShiftFeatures` (Equations (2)-(3) throughout).
+
+    ``f(x) = W_m * (s_m x) + sum_a W_a * (s_a phi_a(x)) + (learned maps)``: full-size
+    circular filters ``W_m`` on the feature maps, 1-D full-size circular filters ``W_a``
+    on the axis profiles ``phi_a`` (a map constant across the other axes), and, with
+    ``hidden > 0``, a learned branch of two ``kernel``-sized circular filter layers with
+    ReLUs whose maps and profiles enter the same last layer. ``s`` are fixed per-channel
+    scales (buffers, set by :meth:`set_scales` from data) that make the features
+    comparable for training; they are part of the estimator, so the function it computes
+    is the same everywhere.
+
+    Args:
+        input_shape: ``(C, *N)``.
+        config: the fixed features (:class:`FeatureConfig`).
+        hidden: channels of the learned branch (0: none).
+        kernel: kernel size of the learned branch.
+
+    Shapes: ``(B, C, *N) -> (B, 1, *N)``; the maximum marks the estimated shift.
+    """
+
+    map_scale: Tensor
+    profile_scale: Tensor
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        config: FeatureConfig | None = None,
+        hidden: int = 0,
+        kernel: int = 3,
+    ) -> None:
+        super().__init__()
+        c, *spatial = (int(v) for v in input_shape)
+        self.input_shape = (c, *spatial)
+        self.spatial = tuple(spatial)
+        self.dims = len(spatial)
+        self.in_channels = c
+        self.features = ShiftFeatures(c, self.dims, config)
+        self.hidden, self.kernel = int(hidden), int(kernel)
+        self.local: nn.Sequential | None = None
+        if hidden:
+            from equirestore.nn.canonical import CanonicalNetwork
+
+            self.local = nn.Sequential(
+                CanonicalNetwork(c, [hidden, hidden], kernel_size=kernel, dims=self.dims),
+                nn.ReLU(),
+            )
+        fm = self.features.map_channels + self.hidden
+        fp = self.features.profile_channels + self.hidden
+        if not (fm or fp):
+            raise ValueError("the estimator has no features: enable some in the FeatureConfig")
+        self.map_kernel = nn.Parameter(torch.zeros(1, fm, *spatial)) if fm else None
+        self.profile_kernels = nn.ParameterList(
+            [nn.Parameter(torch.zeros(1, fp, n)) for n in spatial] if fp else []
+        )
+        self.register_buffer("map_scale", torch.ones(fm))
+        self.register_buffer("profile_scale", torch.ones(self.dims, fp))
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-serialisable (stored in checkpoints)."""
+        return {
+            "kind": "features",
+            "input_shape": list(self.input_shape),
+            "features": self.features.config.to_dict(),
+            "hidden": self.hidden,
+            "kernel": self.kernel,
+        }
+
+    def feature_maps(self, x: Tensor) -> tuple[Tensor | None, list[Tensor]]:
+        """The scaled inputs of the last layer: maps ``(B, F_m, *N)`` and profiles."""
+        maps, profiles = self.features(x)
+        if self.local is not None:
+            learned = self.local(x)
+            axes = list(range(2, 2 + self.dims))
+            maps = learned if maps is None else torch.cat([maps, learned.to(maps.dtype)], 1)
+            profiles = [
+                torch.cat([p, learned.sum([o for o in axes if o != a])], 1)
+                for a, p in zip(axes, profiles, strict=True)
+            ]
+        if maps is not None:
+            maps = maps * self.map_scale.to(maps.dtype).view(1, -1, *([1] * self.dims))
+        scale = self.profile_scale.to(profiles[0].dtype)
+        return maps, [p * scale[a].view(1, -1, 1) for a, p in enumerate(profiles)]
+
+    @torch.no_grad()
+    def set_scales(self, sample: Tensor) -> None:
+        """Scale every feature channel to unit mean L2 norm on ``sample (B, C, *N)``."""
+        self.map_scale.fill_(1.0)
+        self.profile_scale.fill_(1.0)
+        maps, profiles = self.feature_maps(sample)
+        if maps is not None:
+            norm = maps.flatten(2).norm(dim=2).mean(0)
+            self.map_scale.copy_(torch.where(norm > 0, 1 / norm, torch.ones_like(norm)))
+        for a, p in enumerate(profiles):
+            norm = p.norm(dim=2).mean(0)
+            self.profile_scale[a] = torch.where(norm > 0, 1 / norm, torch.ones_like(norm))
+
+    @torch.no_grad()
+    def set_map_filter(self, filt: Tensor) -> None:
+        """Make the estimator linear: ``f(x)(p) = sum_c sum_o filt[c, o] x[c, p + o]``.
+
+        Args:
+            filt: ``(C, *N)`` indexed by offset ``o`` (mod ``N``). Every other filter is
+                set to zero. Needs ``config.raw``.
+        """
+        c = self.in_channels
+        if self.map_kernel is None or not self.features.config.raw:
+            raise ValueError("set_map_filter needs the image itself as a feature (raw=True)")
+        if tuple(filt.shape) != self.input_shape:
+            raise ValueError(f"filter shape {tuple(filt.shape)} != input shape {self.input_shape}")
+        for p in self.parameters():
+            p.zero_()
+        # circular_conv's tap u reads offset u - a with the centred anchor a = (k - 1) // 2
+        anchor = tuple((n - 1) // 2 for n in self.spatial)
+        w = torch.roll(filt.to(self.map_kernel.dtype), anchor, tuple(range(1, filt.dim())))
+        scale = self.map_scale[:c].view(-1, *([1] * self.dims)).to(w.dtype)
+        self.map_kernel[0, :c] = w / scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        maps, profiles = self.feature_maps(x)
+        dtype = self.map_kernel.dtype if self.map_kernel is not None else x.dtype
+        score = x.new_zeros((x.shape[0], 1, *self.spatial), dtype=dtype)
+        if maps is not None and self.map_kernel is not None:
+            score = score + circular_conv(maps, self.map_kernel, method="fft")
+        for a, (p, k) in enumerate(zip(profiles, self.profile_kernels, strict=False)):
+            view = [x.shape[0], 1] + [1] * self.dims
+            view[2 + a] = self.spatial[a]
+            score = score + circular_conv(p, k, method="fft").view(view)
+        return score
+
+    def parameter_count(self) -> int:
+        """Trainable scalars (the last layer and the learned branch)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from equirestore.nn.circular import circular_conv
+from equirestore.nn.features import FeatureConfig, FeatureEstimator, ShiftFeatures
+from equirestore.testing import assert_equivariant
+
+
+def _randomised(est: FeatureEstimator) -> FeatureEstimator:
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in est.parameters():
+            p.normal_()
+    return est
+
+
+@pytest.mark.parametrize("hidden", [0, 3])
+def test_feature_estimator_is_exactly_equivariant_for_every_shift(hidden):
+    est = _randomised(FeatureEstimator((2, 8, 6), hidden=hidden))
+    est.set_scales(torch.rand(4, 2, 8, 6))
+    x = (torch.rand(2, 2, 8, 6) * 255).round() / 255
+    report = assert_equivariant(est, x, max_elements=None, atol=1e-9)
+    assert report.exhaustive and report.elements_checked == 48
+
+
+@pytest.mark.parametrize("shape", [(1, 12), (1, 5, 5, 4)])
+def test_one_and_three_dimensional_grids(shape):
+    est = _randomised(FeatureEstimator(shape))
+    assert_equivariant(est, torch.rand(2, *shape), max_elements=None, atol=1e-9)
+
+
+def test_occupancy_and_hull_read_the_bounding_box():
+    feats = ShiftFeatures(1, 2, FeatureConfig(thresholds=(0.0,), windows=(3,), edges=False))
+    x = torch.zeros(1, 1, 16, 16)
+    x[0, 0, 2, 4] = 1 / 255  # the faintest 8-bit ink counts
+    x[0, 0, 6, 5] = 0.5  # rows 3..5 are empty: a gap inside the bounding box
+    _, (rows, cols) = feats(x.double())
+    occupancy, hull, mass = rows[0]
+    assert occupancy.tolist() == [0, 0, 1, 0, 0, 0, 1] + [0] * 9
+    # first to last inked row: the inner gap (3 <= W rows) is filled, the outer one (11 > 2W)
+    # is not
+    assert hull.tolist() == [0, 0, 1, 1, 1, 1, 1] + [0] * 9
+    assert cols[0, 0].tolist() == [0, 0, 0, 0, 1, 1] + [0] * 10
+    torch.testing.assert_close(mass, x[0, 0].double().sum(1))
+
+
+def test_blank_threshold_sees_one_8_bit_level_in_one_channel():
+    feats = ShiftFeatures(3, 2, FeatureConfig(thresholds=(0.0,), windows=(), edges=False))
+    x = torch.zeros(1, 3, 4, 4, dtype=torch.float64)
+    x[0, 2, 1, 1] = 1 / 255
+    _, (rows, _) = feats(x)
+    assert rows[0, 0].tolist() == [0, 1, 0, 0]
+
+
+def test_set_map_filter_is_the_linear_correlation():
+    est = FeatureEstimator((2, 6, 6))
+    est.set_scales(torch.rand(3, 2, 6, 6))
+    filt = torch.randn(2, 6, 6, dtype=torch.float64)
+    est = est.double()
+    est.set_map_filter(filt)
+    x = torch.rand(3, 2, 6, 6, dtype=torch.float64)
+    # f(x)(p) = sum_o filt[o] x[p + o]: the correlation with the filter centred at offset 0
+    anchor = (2, 2)
+    expected = circular_conv(x, torch.roll(filt, anchor, (1, 2)).unsqueeze(0), method="direct")
+    torch.testing.assert_close(est(x), expected)
+
+
+def test_config_roundtrip_and_errors():
+    cfg = FeatureConfig(thresholds=(0.0, 0.3), windows=(2,), edges=False)
+    assert FeatureConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown feature settings"):
+        FeatureConfig.from_dict({"colour": 1})
+    with pytest.raises(ValueError, match="no features"):
+        FeatureEstimator(
+            (1, 4, 4), FeatureConfig(thresholds=(), windows=(), edges=False, mass=False, raw=False)
+        )
+    with pytest.raises(ValueError, match="raw=True"):
+        FeatureEstimator((1, 4, 4), FeatureConfig(raw=False)).set_map_filter(torch.zeros(1, 4, 4))
