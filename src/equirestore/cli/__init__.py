@@ -1,7 +1,7 @@
 """The ``equirestore`` command line: train restorers and classifiers, evaluate, restore.
 
 Run ``equirestore <command> --help`` for each command's options. Each command lives in
-its own module of this package (``train``, ``evaluate``, ``restore_files``, ``theory``),
+its own module of this package (``train``, ``evaluate``, ``restore_files``, ``export``, ``theory``),
 which also builds its parser; this module puts them together and turns errors into one
 line and an exit status (see :data:`EXIT_CODES`).
 """
@@ -54,7 +54,7 @@ def data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one sub-parser per command)."""
-    from equirestore.cli import evaluate, restore_files, theory, train
+    from equirestore.cli import evaluate, export, restore_files, theory, train
 
     parser = argparse.ArgumentParser(
         prog="equirestore",
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parsers(sub, data_args)
     evaluate.add_parser(sub, data_args)
     restore_files.add_parser(sub)
+    export.add_parser(sub)
     theory.add_parsers(sub, data_args)
     return parser
 

@@ -69,6 +69,10 @@ def train_restorer_command(a: argparse.Namespace) -> int:
         candidates=None if a.estimator == "auto" else (a.estimator,),
     )
     images, name = _restorer_images(a)
+    if a.group != "translation":
+        from equirestore.cli.train_rotation import train_rotation_command
+
+        return train_rotation_command(a, images, name)
     out = Path(a.out)
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give the checkpoint file to write")
@@ -173,7 +177,8 @@ def add_train_restorer_parser(sub: Any, data_args: Any) -> None:
     """The parser of ``equirestore train-restorer``."""
     p = sub.add_parser(
         "train-restorer",
-        help="train a translation restorer for a named dataset or any image folder",
+        help="train a translation (or rotation, SE(2)) restorer for a named dataset or any "
+        "image folder",
         description="Choose and train a translation estimator for the images as they are "
         "centred, with no recipe to pick: estimators are tried from the cheapest (the "
         "centre-of-mass filter, one linear filter) to the most expressive (filters on ink "
@@ -206,6 +211,15 @@ def add_train_restorer_parser(sub: Any, data_args: Any) -> None:
         metavar="P",
         help="exit with status 1 if the held-out strict rate (the training one without a "
         f"held-out split) is below P, a fraction (default: only warn below {WARN_BELOW})",
+    )
+    p.add_argument(
+        "--group",
+        choices=["translation", "rotation", "se2"],
+        default="translation",
+        help="what to restore: translation (default); rotation (angle on the polar image "
+        "about the circular centroid; trained on randomly rotated, sub-pixel-moved copies, "
+        "reported as angles within one bin); se2 (translation, then rotation, as one "
+        "restorer). Rotation runs do not resume.",
     )
     p.add_argument(
         "--estimator",

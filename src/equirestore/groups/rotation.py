@@ -109,9 +109,9 @@ def polar_grid(
     r_max = min(h, w) / 2 if r_max is None else float(r_max)
     rho = (torch.arange(n_radius, dtype=torch.float64) + 0.5) * r_max / n_radius
     theta = 2 * math.pi * torch.arange(n_angle, dtype=torch.float64) / n_angle
-    return -rho.view(-1, 1) * torch.sin(theta).view(1, -1), rho.view(-1, 1) * torch.cos(
-        theta
-    ).view(1, -1)
+    return -rho.view(-1, 1) * torch.sin(theta).view(1, -1), rho.view(-1, 1) * torch.cos(theta).view(
+        1, -1
+    )
 
 
 def to_polar(

@@ -13,6 +13,7 @@ from equirestore.restore.hub import (
     save_restorer,
 )
 from equirestore.restore.rotation import RotationRestorer
+from equirestore.restore.se2 import SE2Restorer
 from equirestore.restore.training import (
     estimator_loss,
     init_estimator,
@@ -30,6 +31,7 @@ __all__ = [
     "RestoredClassifier",
     "Restorer",
     "RotationRestorer",
+    "SE2Restorer",
     "TranslationRestorer",
     "angle_error",
     "consistency",

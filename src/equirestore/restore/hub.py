@@ -27,6 +27,8 @@ from equirestore.nn.circular import CircularConv
 from equirestore.nn.features import FeatureConfig, FeatureEstimator
 from equirestore.restore.rotation import FORMAT as ROTATION_FORMAT
 from equirestore.restore.rotation import RotationRestorer
+from equirestore.restore.se2 import FORMAT as SE2_FORMAT
+from equirestore.restore.se2 import SE2Restorer
 from equirestore.restore.training import TEMPERATURE
 from equirestore.restore.translation import TranslationRestorer
 
@@ -40,7 +42,11 @@ SHIPPED: dict[str, str] = {
     "cifar10": "cifar10.pt",
     "mnist3d": "mnist3d.pt",
     "mnist-rotation": "mnist_rotation.pt",
+    "mnist-se2": "mnist_se2.pt",
 }
+
+#: Every restorer checkpoint format :func:`load_restorer` reads.
+FORMATS = (FORMAT, ROTATION_FORMAT, SE2_FORMAT)
 
 
 def shipped_path(name: str) -> Path:
@@ -49,7 +55,7 @@ def shipped_path(name: str) -> Path:
 
 
 def save_restorer(
-    restorer: TranslationRestorer | RotationRestorer,
+    restorer: TranslationRestorer | RotationRestorer | SE2Restorer,
     path: str | os.PathLike[str],
     meta: dict[str, Any] | None = None,
 ) -> None:
@@ -60,7 +66,7 @@ def save_restorer(
 def restorer_meta(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``meta`` dict stored with a restorer (how it was trained, its measured rates)."""
     path = _resolve(name_or_path)
-    return dict(load_checkpoint(path, (FORMAT, ROTATION_FORMAT)).get("meta", {}))
+    return dict(load_checkpoint(path, FORMATS).get("meta", {}))
 
 
 def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
@@ -76,12 +82,15 @@ def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def load_restorer(name_or_path: str | os.PathLike[str]) -> TranslationRestorer | RotationRestorer:
+def load_restorer(
+    name_or_path: str | os.PathLike[str],
+) -> TranslationRestorer | RotationRestorer | SE2Restorer:
     """Load a restorer by shipped name or checkpoint path, whichever kind it is.
 
-    Shipped: ``"mnist"``, ``"cifar10"``, ``"mnist3d"`` (translation) and
-    ``"mnist-rotation"`` (rotation). Use :func:`load_translation_restorer` or
-    :func:`load_rotation_restorer` to insist on one kind.
+    Shipped: ``"mnist"``, ``"cifar10"``, ``"mnist3d"`` (translation),
+    ``"mnist-rotation"`` (rotation) and ``"mnist-se2"`` (translation, then rotation).
+    Use :func:`load_translation_restorer` or :func:`load_rotation_restorer` to insist on
+    one kind.
 
     Raises:
         FileNotFoundError: unknown name and no such file.
@@ -89,9 +98,11 @@ def load_restorer(name_or_path: str | os.PathLike[str]) -> TranslationRestorer |
             fit the architecture it declares.
     """
     path = _resolve(name_or_path)
-    ckpt = load_checkpoint(path, (FORMAT, ROTATION_FORMAT))
+    ckpt = load_checkpoint(path, FORMATS)
     if ckpt["format"] == ROTATION_FORMAT:
         return _rotation_from(ckpt, path)
+    if ckpt["format"] == SE2_FORMAT:
+        return _se2_from(ckpt, path)
     return _translation_from(ckpt, path)
 
 
@@ -181,3 +192,20 @@ def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path} declares an invalid restorer architecture: {e}") from e
     return _with_weights(restorer, ckpt, path)
+
+
+def _se2_from(ckpt: dict[str, Any], path: Path) -> SE2Restorer:
+    translation, rotation = ckpt.get("translation"), ckpt.get("rotation")
+    for key, part, kind in (
+        ("translation", translation, FORMAT),
+        ("rotation", rotation, ROTATION_FORMAT),
+    ):
+        if not isinstance(part, dict) or part.get("format") != kind:
+            raise CheckpointError(f"{path} lacks the {key} part of an SE(2) restorer checkpoint")
+    assert isinstance(translation, dict) and isinstance(rotation, dict)
+    try:
+        return SE2Restorer(
+            _translation_from(translation, path), _rotation_from(rotation, path)
+        ).eval()
+    except ValueError as e:
+        raise CheckpointError(f"{path}: its two parts do not fit together: {e}") from e

@@ -1,0 +1,93 @@
+"""Export and compile: torch.export, torch.compile(fullgraph=True) and ONNX (onnxruntime)
+of a RestoredClassifier for the translation, rotation and SE(2) restorers."""
+
+import pytest
+import torch
+
+from equirestore import RestoredClassifier, load_restorer
+from equirestore.classifiers.models import SmallCNN
+from equirestore.classifiers.training import save_classifier
+from equirestore.cli import main
+from equirestore.export import check_onnx, export_onnx
+from equirestore.restore.se2 import SE2Restorer
+from tests.conftest import real_dataset
+
+
+def _restorer(kind: str):
+    if kind == "se2":
+        return SE2Restorer(load_restorer("mnist"), load_restorer("mnist-rotation"))
+    return load_restorer({"translation": "mnist", "rotation": "mnist-rotation"}[kind])
+
+
+def _model(kind: str) -> RestoredClassifier:
+    torch.manual_seed(0)
+    return RestoredClassifier(_restorer(kind), SmallCNN()).eval()
+
+
+@pytest.mark.parametrize("kind", ["translation", "rotation", "se2"])
+def test_torch_export_gives_the_eager_logits_for_any_batch_size(kind):
+    model = _model(kind)
+    digits, _ = real_dataset("mnist", "test")
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(model, (digits[:2],), dynamic_shapes={"x": {0: batch}})
+    for n in (1, 7):
+        x = digits[10 : 10 + n]
+        torch.testing.assert_close(program.module()(x), model(x), rtol=0, atol=1e-6)
+
+
+def test_compile_fullgraph_gives_the_eager_logits():
+    model = _model("translation")
+    x, _ = real_dataset("mnist", "test")
+    compiled = torch.compile(model, fullgraph=True)
+    torch.testing.assert_close(compiled(x[:64]), model(x[:64]), rtol=0, atol=1e-6)
+
+
+def test_onnx_gives_the_eager_labels_on_every_mnist_test_digit(tmp_path):
+    model = _model("translation")
+    digits, _ = real_dataset("mnist", "test")
+    path = export_onnx(model, digits[:2], tmp_path / "model.onnx")
+    check = check_onnx(path, model, digits)
+    assert check.n == 10_000
+    assert check.same_labels
+    assert check.max_logit_difference <= 1e-4
+
+
+def test_onnx_se2_agrees_with_eager(tmp_path):
+    """The SE(2) graph holds the rotation restorer's (polar resampling, bicubic)."""
+    model = _model("se2")
+    digits, _ = real_dataset("mnist", "test")
+    path = export_onnx(model, digits[:2], tmp_path / "model.onnx")
+    check = check_onnx(path, model, digits[:500])
+    assert check.same_labels and check.max_logit_difference <= 1e-4
+
+
+def test_export_command_writes_a_checked_onnx_file(tmp_path, capsys):
+    torch.manual_seed(0)
+    classifier = tmp_path / "c.pt"
+    save_classifier(SmallCNN().eval(), classifier, "small-cnn", (1, 32, 32), 10)
+    out = tmp_path / "model.onnx"
+    code = main(
+        [
+            *("export", "--restorer", "mnist", "--classifier", str(classifier)),
+            *("--out", str(out), "--check", "50"),
+        ]
+    )
+    assert code == 0 and out.exists()
+    assert "labels identical" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "model.pt"], "must name a .onnx file"),
+        (["--out", "m.onnx", "--check", "0"], "--check must be >= 1"),
+        (["--out", "m.onnx", "--restorer", "cifar10"], "the channels"),
+    ],
+)
+def test_export_command_refuses_bad_input(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    save_classifier(SmallCNN().eval(), tmp_path / "c.pt", "small-cnn", (1, 32, 32), 10)
+    base = ["export", "--restorer", "mnist", "--classifier", "c.pt"]
+    assert main(base + args) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.onnx*"))
