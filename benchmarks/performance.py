@@ -455,8 +455,66 @@ def markdown(res: dict[str, Any]) -> str:
         "of `equirestore restore` (the main process; each DataLoader worker decodes one batch "
         "at a time) on a folder of random 32x32 PNGs.",
         "",
+        "## 6. Exported: restore + classify as one ONNX model (onnxruntime, CPU)",
+        "",
+        "| restorer | batch | eager PyTorch img/s | onnxruntime img/s | onnx time / eager "
+        "time (interleaved) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in res["onnx"]:
+        lines.append(
+            f"| {r['restorer']} | {r['batch']} | {r['eager_img_s']:,.0f} | "
+            f"{r['onnx_img_s']:,.0f} | {r['onnx_over_eager']:.2f} |"
+        )
+    lines += [
+        "",
+        "`RestoredClassifier(restorer, SmallCNN)` on MNIST digits, exported by "
+        "`equirestore.export.export_onnx` (circular filters as float64 matrix products, "
+        "since onnxruntime has no float64 convolution); both sides with the same threads.",
+        "",
     ]
     return "\n".join(lines)
+
+
+@torch.inference_mode()
+def section_onnx(tmp: Path, batch: int = 256) -> list[dict[str, Any]]:
+    """Restore + classify as one ONNX model (onnxruntime, CPU) against eager PyTorch, on
+    the same MNIST batch, for the translation and SE(2) restorers."""
+    import onnxruntime as ort
+
+    from equirestore.export import export_onnx
+    from equirestore.restore.se2 import SE2Restorer
+
+    rows = []
+    data, source = _images("mnist", (1, 32, 32), batch)
+    for kind in ("translation", "se2"):
+        restorer = equirestore.load_restorer("mnist")
+        if kind == "se2":
+            restorer = SE2Restorer(restorer, equirestore.load_restorer("mnist-rotation"))
+        model = equirestore.RestoredClassifier(restorer, SmallCNN(1)).eval()
+        with torch.inference_mode(False):
+            path = export_onnx(model, data[:2].clone(), tmp / f"{kind}.onnx")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: data.numpy()}
+        res = {
+            "restorer": kind,
+            "batch": batch,
+            "inputs": source,
+            "eager_img_s": batch / seconds_per_call(lambda m=model: m(data)),
+            "onnx_img_s": batch / seconds_per_call(lambda s=session, f=feed: s.run(None, f)),
+            "onnx_over_eager": interleaved_ratio(
+                lambda s=session, f=feed: s.run(None, f), lambda m=model: m(data)
+            ),
+        }
+        rows.append(res)
+        print(
+            f"onnx {kind:11s} B={batch}: eager {res['eager_img_s']:.0f} img/s, onnxruntime "
+            f"{res['onnx_img_s']:.0f} img/s, onnx time / eager time {res['onnx_over_eager']:.2f}",
+            flush=True,
+        )
+    return rows
 
 
 def main() -> int:
@@ -474,6 +532,7 @@ def main() -> int:
         res["volumes"] = section_volumes()
         res["training"] = section_training(Path(d))
         res["memory"] = section_memory(Path(d))
+        res["onnx"] = section_onnx(Path(d))
     write_report(a.out, res, markdown, t0)
     return 0
 

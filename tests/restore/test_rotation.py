@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from equirestore.checkpoint import CheckpointError
-from equirestore.groups.rotation import rotate
+from equirestore.groups.rotation import centroid, rotate
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.restore.hub import (
     load_restorer,
@@ -11,6 +11,7 @@ from equirestore.restore.hub import (
     save_restorer,
 )
 from equirestore.restore.rotation import RotationRestorer
+from equirestore.restore.se2 import SE2Restorer
 from equirestore.testing import assert_equivariant
 
 
@@ -50,8 +51,10 @@ def test_restore_undoes_the_estimate():
     r = _restorer()
     x = torch.rand(2, 2, 16, 16)
     deg = r.estimate(x)
-    torch.testing.assert_close(r(x), rotate(x, -deg))
-    torch.testing.assert_close(r.undo(x, deg), rotate(x, -deg))
+    # about the circular centroid, the image treated as periodic (the default centre)
+    back = rotate(x, -deg, centroid(x), wrap=True)
+    torch.testing.assert_close(r(x), back)
+    torch.testing.assert_close(r.undo(x, deg), back)
 
 
 def test_checkpoint_roundtrip_and_kind_checks(tmp_path):
@@ -74,3 +77,39 @@ def test_bad_inputs():
         r.estimate(torch.rand(1, 3, 16, 16))
     with pytest.raises(ValueError, match="1-D"):
         RotationRestorer(CanonicalNetwork(8, [1], kernel_size=3, dims=2), (2, 16, 16), 4, 12)
+
+
+def test_the_centroid_angle_does_not_move_under_any_circular_shift():
+    """Integer shifts move the centroid by whole pixels: the polar image, hence the
+    angle, is the same up to float64 rounding of the sample positions (all 256 shifts)."""
+    r = _restorer()
+    x = torch.zeros(1, 2, 16, 16)
+    x[..., 4:11, 5:9] = torch.rand(1, 2, 7, 4)
+    base = r.estimate(x)
+    for i in range(16):
+        for j in range(16):
+            moved = torch.roll(x, (i, j), (-2, -1))
+            torch.testing.assert_close(r.estimate(moved), base, rtol=0, atol=1e-9)
+
+
+def test_se2_estimates_and_undoes_shift_then_angle_and_round_trips(tmp_path):
+    translation = load_translation_restorer("mnist")
+    rotation = load_rotation_restorer("mnist-rotation")
+    se2 = SE2Restorer(translation, rotation)
+    x = torch.zeros(3, 1, 32, 32)
+    x[:, :, 10:20, 12:18] = torch.rand(3, 1, 10, 6)
+    shift, angle = se2.estimate(x)
+    assert shift.shape == (3, 2) and shift.dtype == torch.long
+    assert angle.shape == (3,) and angle.dtype == torch.float64
+    torch.testing.assert_close(angle, rotation.estimate(translation(x)))
+    torch.testing.assert_close(se2(x), rotation.undo(translation.undo(x, shift), angle))
+    save_restorer(se2, tmp_path / "se2.pt", meta={"note": "test"})
+    loaded = load_restorer(tmp_path / "se2.pt")
+    assert isinstance(loaded, SE2Restorer)
+    torch.testing.assert_close(loaded(x), se2(x), rtol=0, atol=0)
+    assert isinstance(load_restorer("mnist-se2"), SE2Restorer)
+
+
+def test_se2_refuses_a_3d_translation_restorer():
+    with pytest.raises(ValueError, match="2-D images"):
+        SE2Restorer(load_translation_restorer("mnist3d"), load_rotation_restorer("mnist-rotation"))

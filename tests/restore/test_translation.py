@@ -88,9 +88,7 @@ def test_bad_checkpoints(tmp_path):
         load_restorer(truncated)
 
     ckpt = torch.load(good, weights_only=True)
-    ckpt["network"]["widths"] = [4, 1]  # declares another architecture
-    ckpt["network"]["kernel_size"] = [3, 32]
-    ckpt["network"]["dilation"] = [1, 1]
+    ckpt["network"]["hidden"] = 4  # declares another architecture: a learned branch
     other = tmp_path / "other.pt"
     torch.save(ckpt, other)
     with pytest.raises(CheckpointError, match="different architecture"):

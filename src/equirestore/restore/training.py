@@ -214,6 +214,28 @@ def estimator_loss(
     return total / (batch_size or len(z))
 
 
+def _step(
+    model: nn.Module,
+    images: Tensor,
+    targets: Tensor | None,
+    batch: Tensor,
+    opt: torch.optim.Optimizer,
+    temperature: float,
+) -> float:
+    """One optimisation step on the global ``batch`` (indices); returns its summed loss.
+
+    Each process takes its shard of the batch, and its loss is scaled so that DDP's
+    gradient average is the gradient of the global batch mean."""
+    world = distributed.world_size()
+    mine = batch[distributed.shard(len(batch))]
+    t = None if targets is None else targets[mine]
+    loss = estimator_loss(model, images[mine].float(), temperature, len(batch), t) * world
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.detach()) * len(batch) / world
+
+
 @dataclass
 class TrainReport:
     """What :func:`train_estimator` did: per-epoch loss, the strict rate on the tracked
@@ -224,6 +246,56 @@ class TrainReport:
     train_exact: list[float] = field(default_factory=list)
     best_epoch: int = 0
     seconds: float = 0.0
+
+
+class _Loop:
+    """A run's optimiser (Adam, one-cycle schedule), batch order, best weights so far and
+    last finished epoch; :meth:`state` and :meth:`load` make the run resumable."""
+
+    def __init__(self, network: nn.Module, lr: float, total_steps: int, seed: int) -> None:
+        self.network = network
+        self.opt = torch.optim.Adam(network.parameters(), lr=lr)
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(
+            self.opt, max_lr=lr, total_steps=total_steps, pct_start=0.25
+        )
+        self.gen = torch.Generator().manual_seed(seed)
+        self.best_state = {k: v.clone() for k, v in network.state_dict().items()}
+        self.best = 0.0
+        self.epoch = 0
+
+    def state(self, report: TrainReport) -> dict[str, Any]:
+        """Everything needed to continue after :attr:`epoch` (``weights_only``-savable)."""
+        return {
+            "epoch": self.epoch,
+            "model": self.network.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "generator": self.gen.get_state(),
+            "best_state": self.best_state,
+            "best": self.best,
+            "best_epoch": report.best_epoch,
+            "losses": report.losses,
+            "train_exact": report.train_exact,
+        }
+
+    def track(self, rate: float, report: TrainReport) -> float:
+        """Record the tracked ``rate`` of :attr:`epoch`; keep the weights if best so far."""
+        report.train_exact.append(rate)
+        if rate > self.best:
+            self.best, report.best_epoch = rate, self.epoch
+            self.best_state = {k: v.clone() for k, v in self.network.state_dict().items()}
+        return rate
+
+    def load(self, state: dict[str, Any], report: TrainReport) -> None:
+        """Continue from a :meth:`state`."""
+        self.network.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.gen.set_state(state["generator"])
+        self.best_state, self.best = state["best_state"], float(state["best"])
+        self.epoch = int(state["epoch"])
+        report.losses, report.train_exact = list(state["losses"]), list(state["train_exact"])
+        report.best_epoch = int(state["best_epoch"])
 
 
 def train_estimator(
@@ -259,12 +331,10 @@ def train_estimator(
     Args:
         network: the estimator (one output channel), initialised by the caller.
         images: canonical training images ``(N, C, *S)``, float in [0, 1].
-        epochs, batch_size, lr: optimisation settings.
-        temperature: ``T`` of :func:`estimator_logits`.
-        seed: seeds the batch order.
-        progress: show a tqdm bar.
-        keep_best: return the best tracked weights instead of the last.
-        track: the images whose strict rate picks the best epoch.
+        epochs, batch_size, lr, seed: optimisation settings (the seed: batch order).
+        temperature, progress: ``T`` of :func:`estimator_logits`; a tqdm bar.
+        keep_best, track: return the weights of the best tracked epoch instead of the
+            last; the images whose strict rate picks it.
         targets: soft targets ``(N, |N|)`` per image (:func:`estimator_loss`); default:
             index 0.
         score: what picks the best epoch instead of the strict rate on ``track``
@@ -285,83 +355,43 @@ def train_estimator(
     def measure(net: nn.Module) -> float:
         return score(net) if score is not None else restore_rates(net, tracked).exact
 
-    gen = torch.Generator().manual_seed(seed)
-    world = distributed.world_size()
     model: nn.Module = network
-    if world > 1:
+    if distributed.world_size() > 1:
         model = nn.parallel.DistributedDataParallel(network)
-    opt = torch.optim.Adam(network.parameters(), lr=lr)
     steps_per_epoch = math.ceil(len(images) / batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.25
-    )
+    loop = _Loop(network, lr, max(1, epochs * steps_per_epoch), seed)
     report = TrainReport()
     if resume is None:
-        best_state = {k: v.clone() for k, v in network.state_dict().items()}
-        best = measure(network) if epochs else 0.0
-        done = 0
+        loop.best = measure(network) if epochs else 0.0
     else:
-        network.load_state_dict(resume["model"])
-        opt.load_state_dict(resume["optimizer"])
-        sched.load_state_dict(resume["scheduler"])
-        gen.set_state(resume["generator"])
-        best_state, best, done = resume["best_state"], float(resume["best"]), int(resume["epoch"])
-        report.losses, report.train_exact = list(resume["losses"]), list(resume["train_exact"])
-        report.best_epoch = int(resume["best_epoch"])
+        loop.load(resume, report)
     bar = tqdm(
         total=epochs * steps_per_epoch,
-        initial=done * steps_per_epoch,
+        initial=loop.epoch * steps_per_epoch,
         desc="train estimator",
         disable=not (progress and distributed.is_main()),
     )
-    for epoch in range(done + 1, epochs + 1):
-        perm = torch.randperm(len(images), generator=gen)
-        total = 0.0
+    for epoch in range(loop.epoch + 1, epochs + 1):
+        perm = torch.randperm(len(images), generator=loop.gen)
         network.train()
+        total = 0.0
         for i in range(0, len(images), batch_size):
-            batch = perm[i : i + batch_size]
-            mine = batch[distributed.shard(len(batch))]
-            x = images[mine].float()
-            t = None if targets is None else targets[mine]
-            # each process: its shard's loss, scaled so that DDP's gradient average is the
-            # gradient of the global batch mean
-            loss = estimator_loss(model, x, temperature, len(batch), t) * world
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(batch) / world
+            total += _step(model, images, targets, perm[i : i + batch_size], loop.opt, temperature)
+            loop.sched.step()
             bar.update(1)
         network.eval()
         (total,) = distributed.all_sum([total])
         report.losses.append(total / len(images))
+        loop.epoch = epoch
         # the strict rate is measured about 25 times per run (and after the last epoch)
-        if epoch % max(1, epochs // 25) and epoch != epochs:
-            continue
-        rate = measure(network)
-        report.train_exact.append(rate)
-        bar.set_postfix(loss=f"{total / len(images):.4f}", exact=f"{rate:.5f}")
-        if rate > best:
-            best, report.best_epoch = rate, epoch
-            best_state = {k: v.clone() for k, v in network.state_dict().items()}
+        if epoch % max(1, epochs // 25) == 0 or epoch == epochs:
+            rate = loop.track(measure(network), report)
+            bar.set_postfix(loss=f"{total / len(images):.4f}", exact=f"{rate:.5f}")
         if on_epoch is not None:
-            on_epoch(
-                {
-                    "epoch": epoch,
-                    "model": network.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "generator": gen.get_state(),
-                    "best_state": best_state,
-                    "best": best,
-                    "best_epoch": report.best_epoch,
-                    "losses": report.losses,
-                    "train_exact": report.train_exact,
-                }
-            )
+            on_epoch(loop.state(report))
     bar.close()
     if keep_best:
-        network.load_state_dict(best_state)
+        network.load_state_dict(loop.best_state)
     network.eval()
     report.seconds = time.perf_counter() - start_time
     return report
