@@ -47,6 +47,7 @@ from equirestore.classifiers.models import SmallCNN, resnet18_small
 from equirestore.data import DatasetNotFoundError, load_dataset
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.circular import CircularConv, circular_conv, prefer_fft
+from equirestore.nn.features import FeatureEstimator
 from equirestore.report import write_report
 from equirestore.restore.translation import TranslationRestorer
 
@@ -109,6 +110,22 @@ def _once(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def _layers(restorer: TranslationRestorer) -> list[tuple[Tensor, Tensor | None, tuple[int, ...]]]:
+    """``(weight, bias, dilation)`` of every circular filter layer of the estimator: a
+    canonical network's layers, or the one full-size filter of a feature estimator that
+    reads the raw image only (its map scale folded into the weight)."""
+    est = restorer.estimator
+    if isinstance(est, FeatureEstimator):
+        config = est.config()["features"]
+        if est.map_kernel is None or config["thresholds"] or config["windows"] or est.hidden:
+            raise ValueError("the naive reference covers single full-size filters only")
+        scale = est.map_scale.view(1, -1, *([1] * restorer.dims)).to(est.map_kernel.dtype)
+        return [(est.map_kernel * scale, None, (1,) * restorer.dims)]
+    return [
+        (m.weight, m.bias, tuple(m.dilation)) for m in est.modules() if isinstance(m, CircularConv)
+    ]
+
+
 def naive_restore(restorer: TranslationRestorer, x: Tensor) -> Tensor:
     """The same estimator applied layer by layer with ``F.pad(mode="circular")`` and
     ``conv2d``/``conv3d``, then one ``torch.roll`` per image. Runs in chunks that keep
@@ -122,14 +139,13 @@ def naive_restore(restorer: TranslationRestorer, x: Tensor) -> Tensor:
         )
     conv = {2: F.conv2d, 3: F.conv3d}[restorer.dims]
     h = x.to(restorer.score_dtype)
-    layers = [m for m in restorer.estimator.modules() if isinstance(m, CircularConv)]
-    for i, layer in enumerate(layers):
+    for i, (weight, bias, dilation) in enumerate(layers := _layers(restorer)):
         pad: list[int] = []
-        for k, d in zip(reversed(layer.kernel_size), reversed(layer.dilation), strict=True):
+        for k, d in zip(reversed(weight.shape[2:]), reversed(dilation), strict=True):
             left = d * (k - 1) // 2
             pad += [left, d * (k - 1) - left]
         h = F.pad(h, pad, mode="circular")
-        h = conv(h, layer.weight, layer.bias, dilation=layer.dilation)
+        h = conv(h, weight, bias, dilation=dilation)
         if i < len(layers) - 1:
             h = torch.relu(h)
     flat = h.flatten(1).argmax(1)

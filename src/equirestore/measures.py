@@ -32,13 +32,20 @@ Classify = Callable[[Tensor], Tensor]
 
 @torch.no_grad()
 def _agreement(
-    classify: Classify, images: Tensor, first: Tensor, second: Tensor, batch_size: int
+    classify: Classify,
+    images: Tensor,
+    first: Tensor,
+    second: Tensor,
+    batch_size: int,
+    act: Callable[[Tensor, Tensor], Tensor] = shift,
 ) -> float:
+    """Fraction of ``images`` labelled the same after ``act(x, first)`` and
+    ``act(x, second)`` (per-sample group elements)."""
     same = 0
     for i in range(0, len(images), batch_size):
         x = images[i : i + batch_size]
-        a = classify(shift(x, first[i : i + batch_size])).argmax(1)
-        b = classify(shift(x, second[i : i + batch_size])).argmax(1)
+        a = classify(act(x, first[i : i + batch_size])).argmax(1)
+        b = classify(act(x, second[i : i + batch_size])).argmax(1)
         same += int((a == b).sum())
     return same / len(images)
 
@@ -92,14 +99,7 @@ def rotation_consistency(
     gen = torch.Generator().manual_seed(seed)
     a = torch.rand(len(images), generator=gen, dtype=torch.float64) * 360
     b = torch.rand(len(images), generator=gen, dtype=torch.float64) * 360
-    same = 0
-    with torch.no_grad():
-        for i in range(0, len(images), batch_size):
-            x = images[i : i + batch_size]
-            pa = classify(rotate(x, a[i : i + batch_size])).argmax(1)
-            pb = classify(rotate(x, b[i : i + batch_size])).argmax(1)
-            same += int((pa == pb).sum())
-    return same / len(images)
+    return _agreement(classify, images, a, b, batch_size, lambda x, g: rotate(x, g))
 
 
 @torch.no_grad()

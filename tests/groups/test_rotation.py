@@ -1,6 +1,6 @@
 import torch
 
-from equirestore.groups.rotation import polar_grid, rotate, to_polar
+from equirestore.groups.rotation import centroid, polar_grid, rotate, to_polar
 
 
 def test_angle_zero_points_right_and_angles_turn_towards_up():
@@ -35,5 +35,25 @@ def test_rotate_quarter_turn_is_rot90():
     )
 
 
-def test_grid_shape():
-    assert polar_grid((28, 28), 5, 12).shape == (5, 12, 2)
+def test_grid_offsets_are_rings_of_the_given_radii():
+    drow, dcol = polar_grid((28, 28), 5, 12)
+    assert drow.shape == dcol.shape == (5, 12) and drow.dtype == torch.float64
+    radius = torch.hypot(drow, dcol)
+    torch.testing.assert_close(radius, radius[:, :1].expand(5, 12))  # one radius per ring
+    torch.testing.assert_close(radius[:, 0], (torch.arange(5.0, dtype=torch.float64) + 0.5) * 14 / 5)
+
+
+def test_centroid_is_shift_equivariant_and_follows_rotations():
+    x = torch.zeros(1, 1, 32, 32)
+    x[..., 8:20, 10:15] = torch.rand(1, 1, 12, 5)
+    c = centroid(x)
+    for s in ((0, 1), (5, -7), (16, 16), (31, 3)):
+        moved = torch.roll(x, s, (-2, -1))
+        expected = torch.remainder(c + torch.tensor(s, dtype=torch.float64), 32)
+        torch.testing.assert_close(centroid(moved), expected, rtol=0, atol=1e-9)
+    # a quarter turn about the middle (an exact grid map) carries the mean along
+    turned = torch.rot90(x, 1, (-2, -1))
+    row, col = c[0, 0] - 15.5, c[0, 1] - 15.5
+    torch.testing.assert_close(
+        centroid(turned)[0], torch.stack([15.5 - col, 15.5 + row]), rtol=0, atol=1e-9
+    )

@@ -182,7 +182,7 @@ def add_train_restorer_parser(sub: Any, data_args: Any) -> None:
         description="Choose and train a translation estimator for the images as they are "
         "centred, with no recipe to pick: estimators are tried from the cheapest (the "
         "centre-of-mass filter, one linear filter) to the most expressive (filters on ink "
-        "occupancy, bounding boxes, edges and mass, then a learned branch), and the first "
+        "occupancy, bounding boxes, edges and mass), and the first "
         "that is strict on a held-out split carved out of the images (seeded) is kept. "
         "Prints the strict exact-restore rate (ties fail) on the training images, the "
         "held-out split and, for a named dataset, its test split, and warns when it falls "
@@ -225,7 +225,9 @@ def add_train_restorer_parser(sub: Any, data_args: Any) -> None:
         "--estimator",
         choices=["auto", *CANDIDATES],
         default="auto",
-        help="auto (default) tries them in this order and keeps the first strict one",
+        help="auto (default) tries moment, linear, features in this order and keeps the "
+        "first strict one (else the best on the held-out split); any other value trains that "
+        "one alone (deep: features plus a learned branch of small circular filters)",
     )
     p.add_argument("--epochs", type=int, default=None, help="epochs of a trained estimator")
     p.add_argument("--batch-size", type=int, default=None, help="training batch (default 500)")

@@ -9,6 +9,8 @@ code runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -157,21 +159,29 @@ def _check_kernels_fit(network: nn.Module, input_shape: tuple[int, ...]) -> None
                     )
 
 
-def _translation_from(ckpt: dict[str, Any], path: Path) -> TranslationRestorer:
+@contextmanager
+def _declared(path: Path) -> Iterator[None]:
+    """Turn a missing entry or an invalid architecture while rebuilding a restorer from
+    its checkpoint into a :class:`CheckpointError` naming the file."""
     try:
-        network = estimator_from_config(dict(ckpt["network"]))
-        input_shape = tuple(int(v) for v in ckpt["input_shape"])
-        _check_kernels_fit(network, input_shape)
-        restorer = TranslationRestorer(network, input_shape, name=str(ckpt.get("name", path.stem)))
+        yield
     except KeyError as e:
         raise CheckpointError(f"{path} lacks the entry {e} of a restorer checkpoint") from e
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path} declares an invalid restorer architecture: {e}") from e
+
+
+def _translation_from(ckpt: dict[str, Any], path: Path) -> TranslationRestorer:
+    with _declared(path):
+        network = estimator_from_config(dict(ckpt["network"]))
+        input_shape = tuple(int(v) for v in ckpt["input_shape"])
+        _check_kernels_fit(network, input_shape)
+        restorer = TranslationRestorer(network, input_shape, name=str(ckpt.get("name", path.stem)))
     return _with_weights(restorer, ckpt, path)
 
 
 def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
-    try:
+    with _declared(path):
         network = network_from_config(dict(ckpt["network"]))
         c, h, w = (int(v) for v in ckpt["image_shape"])
         polar = dict(ckpt["polar"])
@@ -187,10 +197,6 @@ def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
             temperature=float(polar.get("temperature", TEMPERATURE)),
             name=str(ckpt.get("name", path.stem)),
         )
-    except KeyError as e:
-        raise CheckpointError(f"{path} lacks the entry {e} of a restorer checkpoint") from e
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path} declares an invalid restorer architecture: {e}") from e
     return _with_weights(restorer, ckpt, path)
 
 

@@ -68,7 +68,7 @@ class TranslationRestorer(Restorer):
         if expected is not None and tuple(expected) != tuple(input_shape):
             raise ValueError(
                 f"input_shape {tuple(input_shape)} does not match the estimator's grid "
-                f"{tuple(expected)}"
+                f"{tuple(expected)}: it was made for another image size"
             )
         self.estimator = copy.deepcopy(estimator).to(score_dtype)
         self.input_shape = tuple(int(v) for v in input_shape)
