@@ -27,6 +27,7 @@ from equirestore.data import load_dataset
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.measures import label_change_probability, shift_consistency
 from equirestore.report import provenance, save_figure, write_report
+from equirestore.restore.classifier import RestoredClassifier
 from equirestore.restore.hub import load_translation_restorer
 from paper.compare import ensure_classifier, ms_per_image
 
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"filter_size": k, **measure(lambda x, m=model: m(x), images, labels, a.seed)})
         print(rows[-1], flush=True)
     restorer = load_translation_restorer("mnist")
-    ref = measure(lambda x: models[1](restorer(x).float()), images, labels, a.seed)
+    ref = measure(RestoredClassifier(restorer, models[1]).eval(), images, labels, a.seed)
     res: dict[str, Any] = {
         "command": "python -m paper.blurpool " + " ".join(sys.argv[1:]),
         "out": a.out,

@@ -50,6 +50,8 @@ from equirestore.groups.rotation import rotate
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.measures import label_change_probability, rotation_consistency, shift_consistency
 from equirestore.report import provenance, save_figure, write_report
+from equirestore.restore.base import ComposedRestorer, Restorer
+from equirestore.restore.classifier import RestoredClassifier
 from equirestore.restore.hub import load_rotation_restorer, load_translation_restorer
 
 #: How each compared classifier is trained (``train_classifier`` keyword arguments);
@@ -227,7 +229,7 @@ def evaluate_table(
             train_cache.append(load_dataset(table.dataset, "train"))
         return train_cache[0]
 
-    restorers: dict[str, Callable[[Tensor], Tensor]] = {}
+    restorers: dict[str, Restorer] = {}
     n_restorer: dict[str, int] = {}
     if any(r.restorer in ("translation", "both") for r in table.rows):
         tr = load_translation_restorer(table.dataset)
@@ -238,7 +240,7 @@ def evaluate_table(
         restorers["rotation"] = rot
         n_restorer["rotation"] = sum(p.numel() for p in rot.parameters())
     if "translation" in restorers and "rotation" in restorers:
-        restorers["both"] = lambda x: restorers["rotation"](restorers["translation"](x))
+        restorers["both"] = ComposedRestorer(restorers["translation"], restorers["rotation"])
         n_restorer["both"] = n_restorer["translation"] + n_restorer["rotation"]
 
     names, fns = transforms(table.kind, len(images), seed)
@@ -246,10 +248,11 @@ def evaluate_table(
     for row in table.rows:
         model, ckpt = ensure_classifier(workdir, table.dataset, row.classifier, train_set)
         model.eval()
-        restore = restorers.get(row.restorer or "")
+        restorer = restorers.get(row.restorer or "")
+        protected = model if restorer is None else RestoredClassifier(restorer, model)
 
-        def classify(x: Tensor, model: nn.Module = model, restore: Any = restore) -> Tensor:
-            return model((restore(x) if restore else x).float())
+        def classify(x: Tensor, protected: nn.Module = protected) -> Tensor:
+            return protected(x.float())
 
         correct = [0] * len(fns)
         with torch.inference_mode():

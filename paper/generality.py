@@ -112,6 +112,9 @@ def _classifier(row: Row, workdir: Path, test_shape: tuple[int, ...]) -> tuple[n
     size = row.classifier_size or (row.size or info.size)
     geometry = row.geometry
     path = workdir / f"{row.dataset}-{geometry}-{size}_{info.classifier}.pt"
+    while not path.exists() and Path(f"{path}.state").exists():  # another run trains it
+        print(f"waiting for {path} (being trained: {path}.state)", flush=True)
+        time.sleep(60)
     if not path.exists():
         images, labels = load_dataset(row.dataset, "train", geometry=geometry, size=size)
         train_classifier(

@@ -42,7 +42,8 @@ def figure5(
     x = volumes[torch.linspace(0, len(volumes) - 1, n).long()]
     s = torch.randint(-8, 9, (n, 3), generator=gen)
     xs = shift(x, s)
-    restored, est = restorer(xs)
+    est = restorer.estimate(xs)
+    restored = restorer.undo(xs, est)
     fig, axes = plt.subplots(n, 9, figsize=(11, 1.45 * n))
     for i in range(n):
         for j, (vol, title) in enumerate(

@@ -171,7 +171,8 @@ def evaluate(
             shifts[i : i + batch],
         )
         xr = rotate(x, a)
-        restored, est = restorer(xr)
+        est = restorer.estimate(xr)
+        restored = restorer.undo(xr, est)
         errors.append(angle_error(est, a))
         w = whole[i : i + batch]
         whole_errors.append(angle_error(restorer.estimate(rotate(x, w)), w))
@@ -249,7 +250,8 @@ def plots(restorer: RotationRestorer, res: dict[str, Any], out: str, seed: int) 
     x = images[torch.linspace(0, len(images) - 1, 8).long()]
     a = torch.rand(8, generator=gen, dtype=torch.float64) * 360
     xr = rotate(x, a)
-    restored, est = restorer(xr)
+    est = restorer.estimate(xr)
+    restored = restorer.undo(xr, est)
     fig, axes = plt.subplots(3, 8, figsize=(9, 3.6))
     for j in range(8):
         for i, (img, title) in enumerate(

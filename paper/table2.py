@@ -24,6 +24,7 @@ from equirestore.classifiers.training import load_classifier
 from equirestore.data import load_dataset
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.report import provenance, write_report
+from equirestore.restore.classifier import RestoredClassifier
 from equirestore.restore.hub import load_translation_restorer
 
 #: Table 2 of the paper: (original w/o, original w/, shifted w/o, shifted w/) restorer.
@@ -43,14 +44,17 @@ def evaluate(path: str, seed: int, batch: int = 500) -> dict[str, Any]:
 
     model, ckpt = load_classifier(path)
     images, labels = load_dataset("cifar10", "test")
-    restorer = load_translation_restorer("cifar10")
+    protected = RestoredClassifier(load_translation_restorer("cifar10"), model).eval()
     s = random_shifts(len(images), SCOPE, 2, torch.Generator().manual_seed(seed))
     correct = [0, 0, 0, 0]
     for i in tqdm(range(0, len(images), batch), desc=ckpt["arch"]):
         x, y = images[i : i + batch], labels[i : i + batch]
         xs = shift(x, s[i : i + batch])
-        for j, inp in enumerate((x, restorer(x), xs, restorer(xs))):
-            correct[j] += int((model(inp.float()).argmax(1) == y).sum())
+        with torch.inference_mode():
+            for j, (net, inp) in enumerate(
+                ((model, x), (protected, x), (model, xs), (protected, xs))
+            ):
+                correct[j] += int((net(inp).argmax(1) == y).sum())
     meta = ckpt["meta"]
     return {
         "arch": ckpt["arch"],

@@ -40,7 +40,8 @@ def test_grid_offsets_are_rings_of_the_given_radii():
     assert drow.shape == dcol.shape == (5, 12) and drow.dtype == torch.float64
     radius = torch.hypot(drow, dcol)
     torch.testing.assert_close(radius, radius[:, :1].expand(5, 12))  # one radius per ring
-    torch.testing.assert_close(radius[:, 0], (torch.arange(5.0, dtype=torch.float64) + 0.5) * 14 / 5)
+    rings = (torch.arange(5.0, dtype=torch.float64) + 0.5) * 14 / 5  # r_max = 28 / 2
+    torch.testing.assert_close(radius[:, 0], rings)
 
 
 def test_centroid_is_shift_equivariant_and_follows_rotations():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -100,20 +99,13 @@ def load_classifier(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, 
 
 
 @torch.inference_mode()
-def predict(
-    model: nn.Module,
-    images: Tensor,
-    batch_size: int = 500,
-    transform: Callable[[Tensor], Tensor] | None = None,
-) -> Tensor:
-    """Predicted labels ``LongTensor (N,)``; ``transform`` (e.g. a restorer) runs per batch."""
+def predict(model: nn.Module, images: Tensor, batch_size: int = 500) -> Tensor:
+    """Predicted labels ``LongTensor (N,)`` of ``images (N, C, *S)``, in batches (put a
+    restorer in front with :class:`~equirestore.RestoredClassifier`)."""
     model.eval()
     out = []
     for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size]
-        if transform is not None:
-            x = transform(x)
-        out.append(model(x.float()).argmax(1))
+        out.append(model(images[i : i + batch_size].float()).argmax(1))
     return torch.cat(out)
 
 
