@@ -182,3 +182,26 @@ def test_train_restorer_names_what_it_cannot_restore_and_fails_below_min_exact(t
     assert "chose 'moment'" in captured.out
     assert main(args) == 0  # without --min-exact: the same warning, status 0
     assert "WARNING" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("group", ["rotation", "se2"])
+def test_train_restorer_trains_rotation_and_se2_restorers_on_a_folder(tmp_path, capsys, group):
+    from equirestore import RotationRestorer, SE2Restorer, load_restorer
+
+    _write_pngs(tmp_path / "train", centred_blobs(60).float())
+    out = tmp_path / "r.pt"
+    args = ["train-restorer", "--folder", str(tmp_path / "train"), "--grayscale"]
+    code = main([*args, "--group", group, "--epochs", "1", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert "held-out rotated images" in captured.out
+    # one epoch on 54 blobs cannot be good, and the command says so
+    assert code == 0 and "WARNING" in captured.err
+    kind = {"rotation": RotationRestorer, "se2": SE2Restorer}[group]
+    assert isinstance(load_restorer(out), kind)
+    assert (
+        main(
+            [*args, "--group", group, "--epochs", "1", "--min-exact", "0.999"]
+            + ["--out", str(tmp_path / "r2.pt")]
+        )
+        == 1
+    )

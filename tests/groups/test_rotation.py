@@ -44,7 +44,7 @@ def test_grid_offsets_are_rings_of_the_given_radii():
     torch.testing.assert_close(radius[:, 0], rings)
 
 
-def test_centroid_is_shift_equivariant_and_follows_rotations():
+def test_centroid_is_shift_equivariant_and_follows_quarter_turns():
     x = torch.zeros(1, 1, 32, 32)
     x[..., 8:20, 10:15] = torch.rand(1, 1, 12, 5)
     c = centroid(x)

@@ -50,7 +50,7 @@ class RotationSettings:
     epochs: int = 8
     lr: float = 0.01
     batch_size: int = 250
-    holdout: int = 2000
+    holdout: int = 2000  # images held out (at most a tenth of them)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -111,16 +111,17 @@ def fit_rotation_restorer(
         bin on the held-out rotations per tracked epoch, time).
     """
     s = settings or RotationSettings()
-    if images.dim() != 4 or len(images) <= s.holdout:
+    if images.dim() != 4 or len(images) < 20:
         raise ValueError(
-            f"need more than {s.holdout} images (B, C, H, W) to train a rotation restorer, "
-            f"got {tuple(images.shape)}"
+            f"need at least 20 images (B, C, H, W) to train a rotation restorer, got "
+            f"{tuple(images.shape)}"
         )
     start = time.perf_counter()
     torch.manual_seed(s.seed)
     gen = torch.Generator().manual_seed(s.seed)
     order = torch.randperm(len(images), generator=gen)
-    held, train = images[order[: s.holdout]], images[order[s.holdout :]]
+    n_held = min(s.holdout, len(images) // 10)
+    held, train = images[order[:n_held]], images[order[n_held:]]
     c, h, w = images.shape[1:]
     na = s.n_angle
     net = CanonicalNetwork(c * s.n_radius, [s.hidden, 1], kernel_size=[na, na], dims=1)
