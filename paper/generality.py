@@ -268,11 +268,9 @@ def markdown(res: dict[str, Any]) -> str:
         "per-dataset settings), trained on the training split (10% held out by the recipe), "
         "measured on the test split. Strict: component 0 is the unique maximum (ties fail). "
         "Estimators: `moment` (centre-of-mass filter), `linear` (one trained full-size "
-        "filter), `features` (filters on ink occupancy, bounding boxes, edges and mass), "
-        "`deep` (plus a learned branch); see `equirestore.restore.recipe`.\n\n"
-        + head
-        + "\n".join(lines)
-        + "\n\n"
+        "filter), `features` (filters on ink occupancy, bounding boxes, edges and mass); "
+        "see `equirestore.restore.recipe`. 'Linear filter, test': the `linear` candidate "
+        "alone, trained on the same split, as the baseline.\n\n" + head + "\n".join(lines) + "\n\n"
         "Cost = clean accuracy minus accuracy behind the restorer, on the unshifted test "
         "images. Glyph fonts: Debian packages `" + FONT_PACKAGES + "` and matplotlib's.\n\n"
         "![strict exact restore](generality.png)\n\n" + provenance(res, res["seed"]) + "\n"

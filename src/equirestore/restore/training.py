@@ -278,6 +278,27 @@ class _Loop:
             "train_exact": report.train_exact,
         }
 
+    def epoch_loss(
+        self,
+        model: nn.Module,
+        images: Tensor,
+        targets: Tensor | None,
+        batch_size: int,
+        temperature: float,
+        on_step: Callable[[int], object],
+    ) -> float:
+        """One pass over ``images`` in a fresh random order; the summed loss (all ranks)."""
+        perm = torch.randperm(len(images), generator=self.gen)
+        self.network.train()
+        total = 0.0
+        for i in range(0, len(images), batch_size):
+            total += _step(model, images, targets, perm[i : i + batch_size], self.opt, temperature)
+            self.sched.step()
+            on_step(1)
+        self.network.eval()
+        (total,) = distributed.all_sum([total])
+        return total
+
     def track(self, rate: float, report: TrainReport) -> float:
         """Record the tracked ``rate`` of :attr:`epoch`; keep the weights if best so far."""
         report.train_exact.append(rate)
@@ -317,31 +338,16 @@ def train_estimator(
 ) -> TrainReport:
     """Train ``network`` so that component 0 is the strict maximum on ``images``.
 
-    Adam with a one-cycle learning-rate schedule on :func:`estimator_loss`. About 25
-    times per run and after the last epoch, the strict exact rate on ``track`` (default:
-    ``images``; float64, ties count as failures) is measured and, with ``keep_best``, the
-    weights of the best of these epochs (or of the start) are returned, so that training
-    never makes an estimator worse.
+    Adam with a one-cycle schedule on :func:`estimator_loss` (soft ``targets (N, |N|)``
+    if given, else index 0) over ``images (N, C, *S)``, float in [0, 1]; the seed fixes
+    the batch order. About 25 times per run and after the last epoch the strict rate on
+    ``track`` (default ``images``; float64, ties fail), or ``score(network)`` if given
+    (higher is better), is measured; with ``keep_best`` the best of these epochs (or the
+    start) is returned, so training never makes an estimator worse.
 
-    Deterministic on the CPU: the same seed gives bitwise the same weights. Resumable:
-    after every epoch ``on_epoch`` receives the complete training state (a dict of
-    tensors and numbers, ``torch.save``-able with ``weights_only``); passing it back as
-    ``resume`` continues from that epoch as if never interrupted.
-
-    Args:
-        network: the estimator (one output channel), initialised by the caller.
-        images: canonical training images ``(N, C, *S)``, float in [0, 1].
-        epochs, batch_size, lr, seed: optimisation settings (the seed: batch order).
-        temperature, progress: ``T`` of :func:`estimator_logits`; a tqdm bar.
-        keep_best, track: return the weights of the best tracked epoch instead of the
-            last; the images whose strict rate picks it.
-        targets: soft targets ``(N, |N|)`` per image (:func:`estimator_loss`); default:
-            index 0.
-        score: what picks the best epoch instead of the strict rate on ``track``
-            (higher is better), e.g. an angle accuracy on held-out rotations.
-        resume: a state given to ``on_epoch`` by an interrupted call with the same
-            arguments.
-        on_epoch: called with the state after every epoch (to save it).
+    Deterministic on the CPU (same seed, bitwise the same weights) and resumable: after
+    every epoch ``on_epoch`` gets the complete state (``weights_only``-savable); passing
+    it back as ``resume`` to the same call continues as if never interrupted.
     """
     from tqdm.auto import tqdm
 
@@ -372,15 +378,7 @@ def train_estimator(
         disable=not (progress and distributed.is_main()),
     )
     for epoch in range(loop.epoch + 1, epochs + 1):
-        perm = torch.randperm(len(images), generator=loop.gen)
-        network.train()
-        total = 0.0
-        for i in range(0, len(images), batch_size):
-            total += _step(model, images, targets, perm[i : i + batch_size], loop.opt, temperature)
-            loop.sched.step()
-            bar.update(1)
-        network.eval()
-        (total,) = distributed.all_sum([total])
+        total = loop.epoch_loss(model, images, targets, batch_size, temperature, bar.update)
         report.losses.append(total / len(images))
         loop.epoch = epoch
         # the strict rate is measured about 25 times per run (and after the last epoch)
