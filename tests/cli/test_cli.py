@@ -197,11 +197,8 @@ def test_train_restorer_trains_rotation_and_se2_restorers_on_a_folder(tmp_path, 
     # one epoch on 54 blobs cannot be good, and the command says so
     assert code == 0 and "WARNING" in captured.err
     kind = {"rotation": RotationRestorer, "se2": SE2Restorer}[group]
+    r2 = str(tmp_path / "r2.pt")
     assert isinstance(load_restorer(out), kind)
     assert (
-        main(
-            [*args, "--group", group, "--epochs", "1", "--min-exact", "0.999"]
-            + ["--out", str(tmp_path / "r2.pt")]
-        )
-        == 1
+        main([*args, "--group", group, "--epochs", "1", "--min-exact", "0.999", "--out", r2]) == 1
     )
