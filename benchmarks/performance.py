@@ -487,6 +487,13 @@ def markdown(res: dict[str, Any]) -> str:
         "of `equirestore restore` (the main process; each DataLoader worker decodes one batch "
         "at a time) on a folder of random 32x32 PNGs.",
         "",
+    ]
+    lines += _onnx_table(res)
+    return "\n".join(lines)
+
+
+def _onnx_table(res: dict[str, Any]) -> list[str]:
+    lines = [
         "## 6. Exported: restore + classify as one ONNX model (onnxruntime, CPU)",
         "",
         "| restorer | batch | eager PyTorch img/s | onnxruntime img/s | onnx time / eager "
@@ -505,7 +512,21 @@ def markdown(res: dict[str, Any]) -> str:
         "since onnxruntime has no float64 convolution); both sides with the same threads.",
         "",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def onnx_markdown(res: dict[str, Any]) -> str:
+    """The report of ``--sections onnx`` alone."""
+    hw = res["hardware"]
+    head = [
+        "# Performance: the exported model",
+        "",
+        f"Command: `{res['command']}`; {hw['cores']} cores ({hw['cpu']}), "
+        f"{hw['torch_threads']} torch threads, torch {hw['torch']}; {res['date']}; wall time "
+        f"{res['seconds']:.0f} s.",
+        "",
+    ]
+    return "\n".join(head + _onnx_table(res))
 
 
 @torch.inference_mode()
@@ -553,11 +574,19 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--out", default="results/performance", help="output stem (.md and .json)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
+    p.add_argument(
+        "--sections", choices=["all", "onnx"], default="all", help="all sections, or only ONNX"
+    )
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     t0 = time.perf_counter()
     res: dict[str, Any] = {"command": "python benchmarks/performance.py " + " ".join(sys.argv[1:])}
+    if a.sections == "onnx":
+        with tempfile.TemporaryDirectory() as d:
+            res["onnx"] = section_onnx(Path(d))
+        write_report(a.out, res, onnx_markdown, t0)
+        return 0
     with tempfile.TemporaryDirectory() as d:
         res["throughput"] = section_throughput((1, 64, 4096))
         res["crossover"] = section_crossover()
