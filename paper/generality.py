@@ -272,7 +272,11 @@ def markdown(res: dict[str, Any]) -> str:
         "see `equirestore.restore.recipe`. 'Linear filter, test': the `linear` candidate "
         "alone, trained on the same split, as the baseline.\n\n" + head + "\n".join(lines) + "\n\n"
         "Cost = clean accuracy minus accuracy behind the restorer, on the unshifted test "
-        "images. Glyph fonts: Debian packages `" + FONT_PACKAGES + "` and matplotlib's.\n\n"
+        "images. Rows are kept in `<workdir>/rows` and reused by later invocations (`--fresh` "
+        "recomputes them), so the wall time below is this invocation's; each row's training "
+        "time is in its 'train s' column. Glyph fonts: Debian packages `"
+        + FONT_PACKAGES
+        + "` and matplotlib's.\n\n"
         "![strict exact restore](generality.png)\n\n" + provenance(res, res["seed"]) + "\n"
     )
 

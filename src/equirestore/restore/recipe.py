@@ -20,8 +20,9 @@ that any estimator can reach is stated. A seeded held-out split (``holdout``) is
 out of the images; every candidate trains on the rest and is measured on both (strict:
 a tie for the maximum is a failure). The search stops at the first candidate that is at
 least ``target`` strict on both splits; otherwise the best on the held-out split is kept.
-Why these candidates and settings: ``results/recipe_ablation.md``
-(``python -m paper.recipe_ablation``) and ``results/generality.md``.
+Why these candidates and settings: ``results/generality.md`` (every candidate's rates are
+in each row's record) and ``python -m paper.recipe_ablation`` (step sizes, steps, the
+deep candidate; not yet run to completion).
 
 Training is deterministic on the CPU (same seed, bitwise the same weights) and resumable:
 with ``state_path``, the state after every epoch is saved there, and a call with the same
@@ -83,7 +84,7 @@ CANDIDATES: dict[str, Candidate] = {
     for c in (
         Candidate("moment", LINEAR, steps=0),
         # one filter on raw pixels: at 0.05 it is still climbing after 1,000 steps
-        # (paper.recipes, "step size")
+        # (paper.recipe_ablation)
         Candidate("linear", LINEAR, lr=1.0),
         # still improving after 1,000 steps on every dataset it did not finish
         Candidate("features", FeatureConfig(), steps=2000),
