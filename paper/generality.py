@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from equirestore.classifiers.training import load_classifier, predict, train_classifier
 from equirestore.data import load_dataset
@@ -39,7 +37,7 @@ from equirestore.report import provenance, save_figure, write_report
 from equirestore.restore.classifier import RestoredClassifier, crop_centre
 from equirestore.restore.evaluation import consistency, restore_rates
 from equirestore.restore.recipe import fit_restorer, settings_with
-from equirestore.restore.translation import TranslationRestorer
+from paper.compare import ms_per_image
 
 FONT_PACKAGES = (
     "fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf "
@@ -130,18 +128,6 @@ def _classifier(row: Row, workdir: Path, test_shape: tuple[int, ...]) -> tuple[n
     return model, str(path)
 
 
-def throughput(restorer: TranslationRestorer, x: Tensor, rounds: int = 3) -> float:
-    """Median images/s of ``restorer(x)`` over a few rounds (after one warm-up call)."""
-    with torch.inference_mode():
-        restorer(x)
-        times = []
-        for _ in range(rounds):
-            t = time.perf_counter()
-            restorer(x)
-            times.append(time.perf_counter() - t)
-    return len(x) / statistics.median(times)
-
-
 def run_row(row: Row, workdir: Path, seed: int) -> dict[str, Any]:
     """Everything the suite reports for one dataset."""
     train, _ = load_dataset(row.dataset, "train", geometry=row.geometry, size=row.size)
@@ -175,7 +161,7 @@ def run_row(row: Row, workdir: Path, seed: int) -> dict[str, Any]:
         "test_rates": asdict(test_rates),
         "consistency": consistency(restorer, test, seed=seed),
         "train_seconds": round(train_seconds, 1),
-        "restore_images_per_s": throughput(restorer, test[:1024]),
+        "restore_images_per_s": 1e3 / ms_per_image(restorer, test[:1024], repeats=3),
         "linear_test_exact": restore_rates(linear.estimator, test).exact,
         "linear_seconds": linear_record["train_seconds"],
         "classifier": classifier_path,

@@ -99,7 +99,7 @@ def rotation_consistency(
     gen = torch.Generator().manual_seed(seed)
     a = torch.rand(len(images), generator=gen, dtype=torch.float64) * 360
     b = torch.rand(len(images), generator=gen, dtype=torch.float64) * 360
-    return _agreement(classify, images, a, b, batch_size, lambda x, g: rotate(x, g))
+    return _agreement(classify, images, a, b, batch_size, rotate)
 
 
 @torch.no_grad()
