@@ -32,6 +32,16 @@ def test_centre_of_mass_data_choose_the_closed_form_estimator():
     assert record["train_rates"]["exact"] == 1.0 and record["holdout_rates"]["n"] == 20
 
 
+def test_the_linear_candidate_starts_from_zero_and_the_features_from_the_better_one():
+    x = bbox_blobs(100, seed=4)
+    settings = settings_with(epochs=0, candidates=("moment", "linear", "features"), target=1.0)
+    _, record = fit_restorer(x, "boxes", settings, progress=False)
+    moment, linear, features = record["candidates"]
+    assert moment["fit"]["exact"] > 0  # the centre-of-mass filter restores some boxes
+    assert linear["fit"]["ties"] == 1.0  # untrained from zero: all scores tie
+    assert features["fit"] == moment["fit"]  # untrained, warm-started from the moment
+
+
 def test_bounding_box_data_need_the_features_and_get_them():
     x, held = bbox_blobs(300, seed=0), bbox_blobs(200, seed=1)
     settings = settings_with(epochs=40, candidates=("linear", "features"))

@@ -7,7 +7,9 @@ is strict on data it did not train on:
 
 1. ``moment``: the closed-form estimator of a rounded centre of mass (no training;
    :func:`~equirestore.restore.training.moment_filter`);
-2. ``linear``: one full-size circular filter on the image, trained;
+2. ``linear``: one full-size circular filter on the image, trained from zero (its
+   objective is convex; started from 1 instead, it ended lower on CIFAR-10 padded by 4:
+   99.84% held out, against 100% on the test images from zero);
 3. ``features``: full-size filters on the image and 1-D filters on the axis profiles of
    :class:`~equirestore.nn.features.ShiftFeatures` (ink occupancy and bounding box at
    several thresholds, edge energy, mass), warm-started from the better of 1 and 2;
@@ -69,13 +71,15 @@ def linear_estimator(input_shape: tuple[int, ...]) -> FeatureEstimator:
 @dataclass(frozen=True)
 class Candidate:
     """One estimator the recipe can try: fixed features, learned branch width, how many
-    optimisation steps it gets (0: closed form, not trained) and its Adam step size."""
+    optimisation steps it gets (0: closed form, not trained), its Adam step size, and
+    whether it starts from the filters of the best candidate before it (else from zero)."""
 
     name: str
     features: FeatureConfig
     hidden: int = 0
     steps: int = 1000
     lr: float = 0.05
+    warm_start: bool = True
 
 
 #: Every candidate, cheapest first.
@@ -85,7 +89,7 @@ CANDIDATES: dict[str, Candidate] = {
         Candidate("moment", LINEAR, steps=0),
         # one filter on raw pixels: at 0.05 it is still climbing after 1,000 steps
         # (paper.recipe_ablation)
-        Candidate("linear", LINEAR, lr=1.0),
+        Candidate("linear", LINEAR, lr=1.0, warm_start=False),
         # still improving after 1,000 steps on every dataset it did not finish
         Candidate("features", FeatureConfig(), steps=2000),
         # warm-started from the features; its learned branch costs ~10x per step
@@ -308,7 +312,7 @@ def _try(
         est = est.double()
         spatial = tuple(fit.shape[2:])
         est.set_map_filter(moment_filter(spatial, moment_centre(fit)).expand(fit.shape[1:]))
-    else:
+    elif candidate.warm_start:
         _warm_start(est, previous)
     start = time.perf_counter()
     epochs = settings.epochs_for(candidate, len(fit))
