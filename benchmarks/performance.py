@@ -536,14 +536,11 @@ def section_onnx(tmp: Path, batch: int = 256) -> list[dict[str, Any]]:
     import onnxruntime as ort
 
     from equirestore.export import export_onnx
-    from equirestore.restore.se2 import SE2Restorer
 
     rows = []
     data, source = _images("mnist", (1, 32, 32), batch)
     for kind in ("translation", "se2"):
-        restorer = equirestore.load_restorer("mnist")
-        if kind == "se2":
-            restorer = SE2Restorer(restorer, equirestore.load_restorer("mnist-rotation"))
+        restorer = equirestore.load_restorer({"translation": "mnist", "se2": "mnist-se2"}[kind])
         model = equirestore.RestoredClassifier(restorer, SmallCNN(1)).eval()
         with torch.inference_mode(False):
             path = export_onnx(model, data[:2].clone(), tmp / f"{kind}.onnx")

@@ -1,3 +1,5 @@
+import math
+
 import torch
 
 from equirestore.groups.rotation import centroid, polar_grid, rotate, to_polar
@@ -58,3 +60,18 @@ def test_centroid_is_shift_equivariant_and_follows_quarter_turns():
     torch.testing.assert_close(
         centroid(turned)[0], torch.stack([15.5 - col, 15.5 + row]), rtol=0, atol=1e-9
     )
+
+
+def test_centroid_is_the_float64_circular_mean_without_a_float64_atan():
+    # the angle comes from a float32 atan2 plus one float64 correction (onnxruntime has
+    # no float64 Atan); it must still be the float64 circular mean
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(64, 1, 17, 23, generator=g, dtype=torch.float64) ** 8
+    x[:8] *= 1e-30  # faint images: magnitudes far below float32's range
+    out = centroid(x)
+    for axis, n in ((1, 17), (2, 23)):
+        profile = x.sum(1).sum(3 - axis)
+        phase = 2 * math.pi * torch.arange(n, dtype=torch.float64) / n
+        z = torch.atan2((profile * phase.sin()).sum(1), (profile * phase.cos()).sum(1))
+        expected = torch.remainder(z, 2 * math.pi) * n / (2 * math.pi)
+        torch.testing.assert_close(out[:, axis - 1], expected, rtol=0, atol=1e-12)

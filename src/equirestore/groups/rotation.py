@@ -52,10 +52,24 @@ def centroid(x: Tensor) -> Tensor:
         profile = mass.sum(3 - axis)  # sum over the other axis: (B, n)
         phase = 2 * math.pi * torch.arange(n, dtype=torch.float64, device=x.device) / n
         c, s = (profile * torch.cos(phase)).sum(1), (profile * torch.sin(phase)).sum(1)
-        angle = torch.remainder(torch.atan2(s, c), 2 * math.pi) * n / (2 * math.pi)
         blank = (c.abs() + s.abs()) <= 1e-12 * profile.abs().sum(1).clamp_min(1e-300)
+        angle = torch.remainder(_atan2(s, c), 2 * math.pi) * n / (2 * math.pi)
         out.append(torch.where(blank, torch.full_like(angle, (n - 1) / 2), angle))
     return torch.stack(out, 1)
+
+
+def _atan2(s: Tensor, c: Tensor) -> Tensor:
+    """``atan2(s, c)`` in float64 from a float32 ``atan2`` and one correction, so that an
+    exported graph runs in onnxruntime (it has no float64 ``Atan``): with ``t0`` the float32
+    angle, ``t = t0 + (s cos t0 - c sin t0) / (c cos t0 + s sin t0)`` (the correction is
+    ``tan(t - t0)`` of an angle below 1e-6, whose ``atan`` it equals to 1e-19); 0 for
+    ``s = c = 0``."""
+    scale = torch.maximum(s.abs(), c.abs()).clamp_min(1e-300)
+    s, c = s / scale, c / scale  # within float32's range
+    t0 = torch.atan2(s.float(), c.float()).double()
+    cos, sin = torch.cos(t0), torch.sin(t0)
+    norm = (c * cos + s * sin).clamp_min(1e-300)  # |(c, s)| cos(t - t0) > 0
+    return t0 + (s * cos - c * sin) / norm
 
 
 def _centres(x: Tensor, centre: Centre) -> tuple[Tensor, Tensor]:

@@ -39,9 +39,12 @@ from equirestore._checks import tracing
 
 Method = Literal["auto", "direct", "fft", "matmul"]
 
-#: Above this many taps an exported layer multiplies by its circulant matrix, below it
-#: sums shifted copies (see :func:`circular_conv`).
+#: An exported layer multiplies by its circulant matrix when it has more than this many
+#: taps or when that matrix has at most :data:`EXPORT_MATRIX` entries; otherwise (a small
+#: kernel on a large grid) it gathers the input at every tap's offset (see
+#: :func:`circular_conv`).
 EXPORT_TAPS = 64
+EXPORT_MATRIX = 2**24
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -111,8 +114,9 @@ def circular_conv(
             :func:`prefer_fft`) or ``"matmul"``. While exporting (``torch.export``, ONNX,
             ``torch.jit.trace``) the layer is computed with real matrix products and shifts
             only, which every runtime has in float64 (ONNX has no complex tensors, and
-            onnxruntime no float64 convolution): ``"matmul"`` (the circulant matrix) for
-            more than :data:`EXPORT_TAPS` taps, a sum of shifted copies for fewer.
+            onnxruntime no float64 convolution): ``"matmul"`` (the circulant matrix), or
+            for a small kernel on a large grid a sum of shifted copies
+            (:data:`EXPORT_TAPS`, :data:`EXPORT_MATRIX`).
 
     Returns:
         ``(B, C_out, *N)`` in ``weight``'s dtype (``x`` is converted as it is read, so a
@@ -137,7 +141,8 @@ def circular_conv(
     ks = tuple(weight.shape[2:])
     fits = all(d * (k - 1) < n for k, d, n in zip(ks, dil, spatial, strict=True))
     if tracing():
-        if math.prod(ks) <= EXPORT_TAPS and fits:
+        matrix = math.prod(spatial) ** 2 * weight.shape[0] * weight.shape[1]
+        if math.prod(ks) <= EXPORT_TAPS and fits and matrix > EXPORT_MATRIX:
             return _shifted_sum(x.to(weight.dtype), weight, dil)
         method = "matmul"
     if method == "matmul":
@@ -163,25 +168,23 @@ def circular_conv(
 
 
 def _shifted_sum(x: Tensor, weight: Tensor, dilation: tuple[int, ...]) -> Tensor:
-    """``sum_u W[:, :, u] x[p + d*u - a]``: one channel product per tap of shifted ``x``."""
-    dims = x.dim() - 2
+    """``sum_u W[:, :, u] x[p + d*u - a]``: the copies of ``x`` read at every tap's offset
+    (one gather), stacked as channels, times the weight matrix ``(C_out, C_in * taps)``
+    (one real matrix product, which onnxruntime runs fast in float64)."""
+    spatial = tuple(x.shape[2:])
     ks = tuple(weight.shape[2:])
-    out = None
-    for u in itertools.product(*(range(k) for k in ks)):
-        offset = [d * t - _anchor(k, d) for t, k, d in zip(u, ks, dilation, strict=True)]
-        moved = torch.roll(x, [-o for o in offset], tuple(range(2, 2 + dims)))
-        tap = weight.reshape(*weight.shape[:2], -1)[:, :, _flat(u, ks)]
-        term = torch.einsum("oc,bc...->bo...", tap, moved)
-        out = term if out is None else out + term
-    assert out is not None
-    return out
-
-
-def _flat(index: tuple[int, ...], shape: tuple[int, ...]) -> int:
-    out = 0
-    for i, n in zip(index, shape, strict=True):
-        out = out * n + i
-    return out
+    grids = torch.meshgrid(*(torch.arange(n, device=x.device) for n in spatial), indexing="ij")
+    index = []
+    for u in itertools.product(*(range(k) for k in ks)):  # row-major, as weight's taps
+        flat = torch.zeros((), dtype=torch.long, device=x.device)
+        for g, t, k, d, n in zip(grids, u, ks, dilation, spatial, strict=True):
+            flat = flat * n + (g.reshape(-1) + d * t - _anchor(k, d)) % n
+        index.append(flat)
+    # shape[0], not len(): a dynamic batch exports
+    flat_x = x.reshape(x.shape[0], x.shape[1], -1)
+    columns = torch.index_select(flat_x, 2, torch.cat(index))  # (B, C, taps * P)
+    y = weight.reshape(weight.shape[0], -1) @ columns.reshape(x.shape[0], -1, flat_x.shape[2])
+    return y.view(x.shape[0], weight.shape[0], *spatial)
 
 
 def _circulant_product(x: Tensor, kernel: Tensor) -> Tensor:
