@@ -113,3 +113,34 @@ def test_layers_built_under_inference_mode_work():
         conv = CircularConv(1, 1, 8, dims=2, bias=False)
         x = torch.rand(2, 1, 8, 8)
         torch.testing.assert_close(conv(x), circular_conv(x, conv.weight, method="direct"))
+
+
+class _Layer(torch.nn.Module):
+    def __init__(self, weight, dilation):
+        super().__init__()
+        self.weight, self.dilation = torch.nn.Parameter(weight), dilation
+
+    def forward(self, x):
+        return circular_conv(x, self.weight, self.dilation)
+
+
+@pytest.mark.parametrize("matrix_limit", [0, 2**40])  # gathered taps / circulant matrix
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "dilation"),
+    [
+        ((2, 3, 11), (4, 3, 5), 2),
+        ((2, 2, 9, 7), (3, 2, 3, 3), 1),
+        ((1, 2, 5, 4, 6), (2, 2, 3, 1, 3), 1),
+    ],
+)
+def test_the_exported_layer_computes_the_eager_one(
+    monkeypatch, matrix_limit, x_shape, w_shape, dilation
+):
+    import equirestore.nn.circular as circular
+
+    monkeypatch.setattr(circular, "EXPORT_MATRIX", matrix_limit)
+    g = torch.Generator().manual_seed(0)
+    layer = _Layer(torch.randn(w_shape, generator=g, dtype=torch.float64), dilation)
+    x = torch.randn(x_shape, generator=g, dtype=torch.float64)
+    program = torch.export.export(layer, (x,))
+    torch.testing.assert_close(program.module()(x), layer(x), rtol=0, atol=1e-12)
