@@ -128,6 +128,8 @@ class ShiftFeatures(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor | None, list[Tensor]]:
         c = self.config
+        if not self.profile_channels:
+            return (x if c.raw else None), []
         spatial_axes = list(range(2, 2 + self.dims))
         m = x.mean(1, keepdim=True)
         shape = (1, -1, *([1] * self.dims))
@@ -247,7 +249,7 @@ class FeatureEstimator(nn.Module):
             ]
         if maps is not None:
             maps = maps * self.map_scale.to(maps.dtype).view(1, -1, *([1] * self.dims))
-        scale = self.profile_scale.to(profiles[0].dtype)
+        scale = self.profile_scale.to(profiles[0].dtype) if profiles else self.profile_scale
         return maps, [p * scale[a].view(1, -1, 1) for a, p in enumerate(profiles)]
 
     @torch.no_grad()
@@ -286,14 +288,17 @@ class FeatureEstimator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         maps, profiles = self.feature_maps(x)
-        dtype = self.map_kernel.dtype if self.map_kernel is not None else x.dtype
-        score = x.new_zeros((x.shape[0], 1, *self.spatial), dtype=dtype)
+        score = None
         if maps is not None and self.map_kernel is not None:
-            score = score + circular_conv(maps, self.map_kernel, method="fft")
+            score = circular_conv(maps, self.map_kernel, method="fft")
         for a, (p, k) in enumerate(zip(profiles, self.profile_kernels, strict=False)):
             view = [x.shape[0], 1] + [1] * self.dims
             view[2 + a] = self.spatial[a]
-            score = score + circular_conv(p, k, method="fft").view(view)
+            profile = circular_conv(p, k, method="fft").view(view)
+            score = (
+                profile.expand(x.shape[0], 1, *self.spatial) if score is None else score + profile
+            )
+        assert score is not None  # the constructor refuses an estimator without features
         return score
 
     def parameter_count(self) -> int:
