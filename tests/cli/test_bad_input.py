@@ -331,7 +331,7 @@ def test_blank_image_is_no_estimate_in_every_batch(tmp_path: Path) -> None:
     _write_pngs(tmp_path / "in", x)
     for batch in ("1", "4"):
         args = _restore(tmp_path, "--batch-size", batch, "--workers", "0")
-        args[-3 if False else args.index("--out") + 1] = str(tmp_path / f"out{batch}")
+        args[args.index("--out") + 1] = str(tmp_path / f"out{batch}")
         assert main(args) == 0
         entries = json.loads((tmp_path / f"out{batch}" / "shifts.json").read_text())["images"]
         blank = next(e for e in entries if e["input"].endswith("img0.png"))
@@ -377,3 +377,31 @@ def test_meta_device_and_float16_batches() -> None:
 def test_scores_of_plain_inputs_hold_no_graph() -> None:
     r = load_restorer("mnist")
     assert not r.scores(centred_blobs(2)).requires_grad
+
+
+def test_a_scope_above_eight_is_evaluated(tmp_path: Path) -> None:
+    from tests.conftest import real_dataset
+
+    real_dataset("mnist", "test")
+    _classifier(tmp_path)
+    out = tmp_path / "e"
+    args = ["evaluate", "--dataset", "mnist", "--classifier", str(tmp_path / "c.pt")]
+    assert main([*args, "--limit", "30", "--max-scope", "10", "--out", str(out)]) == 0
+    table = json.loads(Path(f"{out}.json").read_text())["table"]
+    assert len(table["w/o"]) == len(table["w/"]) == 11  # scopes 0..10
+    assert Path(f"{out}_accuracy.png").exists()
+
+
+def test_interrupted_training_says_how_to_resume(tmp_path, capsys, monkeypatch) -> None:
+    import equirestore.cli.train as train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "fit_restorer", interrupted)
+    _digits(tmp_path / "in")
+    args = ["train-restorer", "--folder", str(tmp_path / "in"), "--out", str(tmp_path / "r.pt")]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert not (tmp_path / "r.pt").exists()
