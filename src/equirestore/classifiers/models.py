@@ -32,6 +32,36 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 
+def _conv_blocks(dims: int, widths: tuple[int, int, int]) -> nn.Sequential:
+    """Two blocks ``Conv(3, padding 1)-ReLU-MaxPool(2)`` from ``widths[0]`` channels."""
+    conv, pool = (nn.Conv2d, nn.MaxPool2d) if dims == 2 else (nn.Conv3d, nn.MaxPool3d)
+    c_in, c1, c2 = widths
+    return nn.Sequential(
+        conv(c_in, c1, 3, padding=1),
+        nn.ReLU(inplace=True),
+        pool(2),
+        conv(c1, c2, 3, padding=1),
+        nn.ReLU(inplace=True),
+        pool(2),
+    )
+
+
+def _linear_head(
+    dims: int, channels: int, side: int, classes: int, dropout: float
+) -> nn.Sequential:
+    """Adaptive average pool to ``side`` per axis, FC(128)-ReLU-[Dropout]-FC(classes)."""
+    pool = nn.AdaptiveAvgPool2d if dims == 2 else nn.AdaptiveAvgPool3d
+    layers: list[nn.Module] = [
+        pool(side),
+        nn.Flatten(),
+        nn.Linear(channels * side**dims, 128),
+        nn.ReLU(inplace=True),
+    ]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers, nn.Linear(128, classes))
+
+
 class SmallCNN(nn.Module):
     """Conv(32)-ReLU-MaxPool-Conv(64)-ReLU-MaxPool-FC(128)-FC(classes).
 
@@ -40,22 +70,8 @@ class SmallCNN(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(2),
-        )
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(4),
-            nn.Flatten(),
-            nn.Linear(64 * 16, 128),
-            nn.ReLU(inplace=True),
-            nn.Dropout(0.25),
-            nn.Linear(128, num_classes),
-        )
+        self.features = _conv_blocks(2, (in_channels, 32, 64))
+        self.head = _linear_head(2, 64, 4, num_classes, dropout=0.25)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
@@ -70,21 +86,8 @@ class SmallCNN3d(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv3d(in_channels, 16, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool3d(2),
-            nn.Conv3d(16, 32, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.MaxPool3d(2),
-        )
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool3d(2),
-            nn.Flatten(),
-            nn.Linear(32 * 8, 128),
-            nn.ReLU(inplace=True),
-            nn.Linear(128, num_classes),
-        )
+        self.features = _conv_blocks(3, (in_channels, 16, 32))
+        self.head = _linear_head(3, 32, 2, num_classes, dropout=0.0)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
