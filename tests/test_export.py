@@ -34,7 +34,7 @@ def test_torch_export_gives_the_eager_logits_for_any_batch_size(kind):
         torch.testing.assert_close(program.module()(x), model(x), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["translation", "se2"])
+@pytest.mark.parametrize("kind", ["translation", "rotation", "se2"])
 def test_compile_fullgraph_gives_the_eager_logits(kind):
     model = _model(kind)
     x, _ = real_dataset("mnist", "test")
