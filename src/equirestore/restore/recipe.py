@@ -24,7 +24,7 @@ a tie for the maximum is a failure). The search stops at the first candidate tha
 least ``target`` strict on both splits; otherwise the best on the held-out split is kept.
 Why these candidates and settings: ``results/generality.md`` (every candidate's rates are
 in each row's record) and ``python -m paper.recipe_ablation`` (step sizes, steps, the
-deep candidate; not yet run to completion).
+deep candidate: ``results/recipe_ablation.md``).
 
 Training is deterministic on the CPU (same seed, bitwise the same weights) and resumable:
 with ``state_path``, the state after every epoch is saved there, and a call with the same
