@@ -249,8 +249,8 @@ class FeatureEstimator(nn.Module):
             ]
         if maps is not None:
             maps = maps * self.map_scale.to(maps.dtype).view(1, -1, *([1] * self.dims))
-        scale = self.profile_scale.to(profiles[0].dtype) if profiles else self.profile_scale
-        return maps, [p * scale[a].view(1, -1, 1) for a, p in enumerate(profiles)]
+        scale = self.profile_scale
+        return maps, [p * scale[a].to(p.dtype).view(1, -1, 1) for a, p in enumerate(profiles)]
 
     @torch.no_grad()
     def set_scales(self, sample: Tensor) -> None:
