@@ -11,6 +11,7 @@ from equirestore.restore.hub import (
     save_restorer,
 )
 from equirestore.restore.rotation import RotationRestorer
+from equirestore.restore.rotation_training import RotationSettings
 from equirestore.restore.se2 import SE2Restorer
 from equirestore.testing import assert_equivariant
 
@@ -33,6 +34,19 @@ def test_rolling_the_polar_grid_by_one_bin_rolls_the_scores_by_one_bin():
             assert torch.equal(
                 scores(torch.roll(polar, k, -1).double()).argmax(1), (s.argmax(1) + k) % 12
             )
+
+
+def test_the_default_estimator_is_local_then_full_size_and_exactly_equivariant_over_every_bin():
+    s = RotationSettings(n_radius=4, n_angle=12, local=3, local_kernel=5, hidden=6)
+    net = s.network(4)
+    cfg = net.config()
+    assert cfg["widths"] == [3, 6, 1] and cfg["kernel_size"] == [5, 12, 12]
+    torch.manual_seed(0)
+    polar = torch.rand(3, 4, 12, dtype=torch.float64)
+    report = assert_equivariant(lambda p: net.double()(p), polar, group="polar", atol=1e-12)
+    assert report.exhaustive and report.elements_checked == 12
+    with pytest.raises(ValueError, match="local_kernel"):
+        RotationSettings(n_angle=12, local_kernel=13)
 
 
 def test_quarter_turns_are_estimated_exactly_in_degrees():
