@@ -20,7 +20,7 @@ def test_p4cnn_logits_are_invariant_to_every_group_element(group):
 
 
 def test_parameter_counts_match_the_rotated_mnist_report():
-    # results/rotmnist.md: Z2CNN 20,230, P4CNN 21,880, P4CNN (p4m, 7 maps) 22,879
+    # results/rotated_mnist.md: Z2CNN 20,230, P4CNN 21,880, P4CNN (p4m, 7 maps) 22,879
     assert count_parameters(Z2CNN()) == 20_230
     assert count_parameters(P4CNN()) == 21_880
     assert count_parameters(P4CNN(width=7, mirror=True)) == 22_879
