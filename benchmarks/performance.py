@@ -429,7 +429,9 @@ def markdown(res: dict[str, Any]) -> str:
     lines += [
         "",
         "Restorers: the shipped `mnist` (1x32x32) and `cifar10` (3x40x40), scores in "
-        "float64; the first column names the estimator the recipe chose. Naive reference, "
+        "float64; the first column names the estimator type (`features`: the recipe's "
+        "feature estimator, here one full-size filter on the raw image, the centre-of-mass "
+        "filter for `mnist` and a trained linear filter for `cifar10`). Naive reference, "
         "for a single full-size filter: the same weights with `F.pad(mode='circular')` + "
         f"`conv2d`, then one `torch.roll` per image, timed on at most {NAIVE_MAX} images of "
         "the batch (it agrees with `restore` on the first 64 images: "
