@@ -92,3 +92,19 @@ def test_export_command_refuses_bad_input(tmp_path, capsys, monkeypatch, args, m
     assert main(base + args) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.glob("*.onnx*"))
+
+
+def test_a_bounding_box_restorer_exports_to_onnx(tmp_path):
+    from equirestore.groups.translation import shift
+    from equirestore.nn.box import fit_box
+    from equirestore.restore import TranslationRestorer
+    from tests.restore.helpers import bbox_blobs
+
+    box, _ = fit_box(bbox_blobs(200, seed=0))
+    torch.manual_seed(0)
+    model = RestoredClassifier(TranslationRestorer(box, (1, 16, 16)), SmallCNN()).eval()
+    x = bbox_blobs(300, seed=1)
+    x = shift(x, torch.randint(-8, 8, (len(x), 2), generator=torch.Generator().manual_seed(2)))
+    path = export_onnx(model, x[:2], tmp_path / "box.onnx")
+    check = check_onnx(path, model, x)
+    assert check.same_labels and check.max_logit_difference <= 1e-4

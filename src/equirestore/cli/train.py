@@ -225,9 +225,10 @@ def add_train_restorer_parser(sub: Any, data_args: Any) -> None:
         "--estimator",
         choices=["auto", *CANDIDATES],
         default="auto",
-        help="auto (default) tries moment, linear, features in this order and keeps the "
-        "first strict one (else the best on the held-out split); any other value trains that "
-        "one alone (deep: features plus a learned branch of small circular filters)",
+        help="auto (default) tries moment (centre of mass), box (bounding box), linear, "
+        "features in this order and keeps the first strict one (else the best on the held-out "
+        "split); any other value trains that one alone (deep: features plus a learned branch "
+        "of small circular filters)",
     )
     p.add_argument("--epochs", type=int, default=None, help="epochs of a trained estimator")
     p.add_argument("--batch-size", type=int, default=None, help="training batch (default 500)")

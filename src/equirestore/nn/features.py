@@ -18,6 +18,11 @@ them with circular filters, are exactly translation-equivariant:
   its *hull* ``h = f - relu(f - b)`` with ``f = min(1, sum_{j=0..W} o[p - j])`` and ``b``
   the same forward: the rows between the first and the last inked row (bounding box),
   filling inner gaps up to ``W`` slices, for each window ``W``;
+* per spatial axis and threshold, the *box profiles* ``b(p) = -max_q o(q) |wrap(q - p -
+  delta)|`` for ``delta`` in :data:`BOX_OFFSETS`: how far the farthest inked slice lies from
+  ``p + delta``, whose one-tap 1-D filter is the bounding-box estimator of
+  :mod:`equirestore.nn.box` (a maximum of one-tap circular filters: a cascade of
+  ``max(u, v) = u + relu(v - u)``);
 * per spatial axis, the *mass profile* (the image summed over the other axes), whose
   quadratic 1-D filter is the centre-of-mass estimator;
 * per spatial axis, the *edge energy* across each line: ``sum |x - T_a x|`` and the
@@ -34,6 +39,7 @@ list is spatial axis ``a`` of the input (rows first).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -54,7 +60,8 @@ class FeatureConfig:
     ``t + 1/K`` on. ``t = 0`` marks every pixel that is not blank: its steepness is
     ``2 K C``, so that it is exactly 1 from half an 8-bit level on (a pixel with one
     channel at ``1/255`` has mean ``1/(255 C)``);
-    ``windows``: hull windows ``W`` (slices); ``edges``: the edge-energy profiles;
+    ``windows``: hull windows ``W`` (slices); ``boxes``: the box profiles of every
+    threshold; ``edges``: the edge-energy profiles;
     ``mass``: the mass profile of each axis (the image summed over the other axes and the
     channels; a quadratic 1-D filter on it is the centre-of-mass estimator); ``raw``: the
     image itself as maps.
@@ -63,6 +70,7 @@ class FeatureConfig:
     thresholds: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
     steepness: float = 255.0
     windows: tuple[int, ...] = (2, 4, 8)
+    boxes: bool = False
     edges: bool = True
     mass: bool = True
     raw: bool = True
@@ -94,6 +102,51 @@ def _at_most_one(v: Tensor) -> Tensor:
     return 1 - F.relu(1 - v)
 
 
+#: Sub-slice offsets ``delta`` of the box profiles: with an integer tap they place the
+#: canonical box middle a quarter slice off the half-integer grid, either way, which picks
+#: the floor or the ceiling of the two equally centred positions (:mod:`equirestore.nn.box`).
+BOX_OFFSETS = (0.25, 0.75)
+
+
+def steepness_of(thresholds: Sequence[float], steepness: float, channels: int) -> list[float]:
+    """``K`` per threshold: ``2 K C`` for ``t = 0`` (see :class:`FeatureConfig`)."""
+    return [steepness * (2 * channels if v == 0 else 1) for v in thresholds]
+
+
+def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> list[Tensor]:
+    """Per spatial axis of ``x (B, C, *N)``, the occupancy ``(B, T, N_a)`` of each slice at
+    each threshold: ``min(1, sum over the slice of K relu(m - t))`` with ``m`` the channel
+    mean (exactly 1 where a pixel reaches ``t + 1/K``, 0 where none exceeds ``t``)."""
+    dims = x.dim() - 2
+    m = x.mean(1, keepdim=True)
+    shape = (1, -1, *([1] * dims))
+    t = torch.tensor(list(thresholds), dtype=x.dtype, device=x.device).view(shape)
+    k = torch.tensor(steepness_of(thresholds, steepness, x.shape[1]), dtype=x.dtype)
+    excess = F.relu(m - t)  # (B, T, *N); the indicator is min(1, k * excess)
+    axes = list(range(2, 2 + dims))
+    out = []
+    for axis in axes:
+        others = [a for a in axes if a != axis]
+        # min(1, sum_j min(1, a_j)) == min(1, sum_j a_j) for a_j >= 0: the clamp is needed
+        # once, after the sum over the other axes
+        summed = excess.sum(others) if others else excess
+        out.append(_at_most_one(k.to(x.device).view(1, -1, 1) * summed))
+    return out
+
+
+def box_cost(n: int, offset: float, dtype: torch.dtype = torch.float64) -> Tensor:
+    """``(S, Q)``: ``|wrap(q - s - offset)|`` on a circle of ``n`` slices, ``wrap`` into
+    ``[-n / 2, n / 2)``."""
+    q = torch.arange(n, dtype=torch.float64)
+    d = q.view(1, -1) - q.view(-1, 1) - offset
+    return (torch.remainder(d + n / 2, n) - n / 2).abs().to(dtype)
+
+
+def box_profile(occupancy: Tensor, cost: Tensor) -> Tensor:
+    """``(..., S)``: ``-max_q occupancy[..., q] cost[s, q]`` for ``occupancy (..., Q)``."""
+    return -(occupancy.unsqueeze(-2) * cost.to(occupancy)).amax(-1)
+
+
 class ShiftFeatures(nn.Module):
     """The fixed feature layers of the module docstring; no parameters.
 
@@ -121,36 +174,32 @@ class ShiftFeatures(nn.Module):
 
     @property
     def profile_channels(self) -> int:
-        """``F_a``: per threshold the occupancy and one hull per window, 3 edge profiles,
-        the mass profile."""
+        """``F_a``: per threshold the occupancy, one hull per window and the box profiles,
+        3 edge profiles, the mass profile."""
         c = self.config
-        return len(c.thresholds) * (1 + len(c.windows)) + (3 if c.edges else 0) + int(c.mass)
+        per_threshold = 1 + len(c.windows) + (len(BOX_OFFSETS) if c.boxes else 0)
+        return len(c.thresholds) * per_threshold + (3 if c.edges else 0) + int(c.mass)
 
     def forward(self, x: Tensor) -> tuple[Tensor | None, list[Tensor]]:
         c = self.config
         if not self.profile_channels:
             return (x if c.raw else None), []
         spatial_axes = list(range(2, 2 + self.dims))
-        m = x.mean(1, keepdim=True)
-        shape = (1, -1, *([1] * self.dims))
-        t = torch.tensor(c.thresholds, dtype=x.dtype, device=x.device).view(shape)
-        k = torch.tensor(
-            [c.steepness * (2 * self.channels if v == 0 else 1) for v in c.thresholds],
-            dtype=x.dtype,
-            device=x.device,
-        ).view(shape)
-        excess = F.relu(m - t)  # (B, T, *N); the indicator is min(1, k * excess)
+        occupancies = axis_occupancy(x, c.thresholds, c.steepness) if c.thresholds else []
         profiles = []
-        for axis in spatial_axes:
-            others = [a for a in spatial_axes if a != axis]
-            # min(1, sum_j min(1, a_j)) == min(1, sum_j a_j) for a_j >= 0: the occupancy
-            # needs the clamp once, after the sum over the other axes
-            occupancy = _at_most_one(k.view(1, -1, 1) * (excess.sum(others) if others else excess))
-            parts = [occupancy]
-            for w in c.windows:
-                fwd = _at_most_one(_roll_sum(occupancy, w, -1, 1))
-                bwd = _at_most_one(_roll_sum(occupancy, w, -1, -1))
-                parts.append(fwd - F.relu(fwd - bwd))
+        for a, axis in enumerate(spatial_axes):
+            others = [b for b in spatial_axes if b != axis]
+            parts = []
+            if c.thresholds:
+                occupancy = occupancies[a]
+                parts.append(occupancy)
+                for w in c.windows:
+                    fwd = _at_most_one(_roll_sum(occupancy, w, -1, 1))
+                    bwd = _at_most_one(_roll_sum(occupancy, w, -1, -1))
+                    parts.append(fwd - F.relu(fwd - bwd))
+                if c.boxes:
+                    n = x.shape[axis]
+                    parts += [box_profile(occupancy, box_cost(n, d)) for d in BOX_OFFSETS]
             if c.edges:
                 step = x - torch.roll(x, 1, axis)
                 second = step - torch.roll(step, 1, axis)
@@ -285,6 +334,37 @@ class FeatureEstimator(nn.Module):
         w = torch.roll(filt.to(self.map_kernel.dtype), anchor, tuple(range(1, filt.dim())))
         scale = self.map_scale[:c].view(-1, *([1] * self.dims)).to(w.dtype)
         self.map_kernel[0, :c] = w / scale
+
+    @torch.no_grad()
+    def set_box(self, threshold: float, centre: Sequence[float]) -> bool:
+        """Make the estimator the bounding-box estimator
+        :class:`~equirestore.nn.box.BoxEstimator` ``(threshold, centre)``: one tap on a box
+        profile per axis, every other filter zero.
+
+        Returns False (and changes nothing) when the features cannot express it: no box
+        profiles at that threshold, or a centre whose fraction is not in
+        :data:`BOX_OFFSETS`.
+        """
+        c = self.features.config
+        fractions = [v - math.floor(v) for v in centre]
+        if (
+            not c.boxes
+            or threshold not in c.thresholds
+            or any(f not in BOX_OFFSETS for f in fractions)
+            or len(centre) != self.dims
+        ):
+            return False
+        for p in self.parameters():
+            p.zero_()
+        t = len(c.thresholds)
+        first = t * (1 + len(c.windows))
+        for a, (v, f) in enumerate(zip(centre, fractions, strict=True)):
+            channel = first + BOX_OFFSETS.index(f) * t + c.thresholds.index(threshold)
+            n = self.spatial[a]
+            # circular_conv's tap u reads offset u - (n - 1) // 2; the box reads offset floor(v)
+            tap = (math.floor(v) + (n - 1) // 2) % n
+            self.profile_kernels[a][0, channel, tap] = 1 / self.profile_scale[a, channel]
+        return True
 
     def forward(self, x: Tensor) -> Tensor:
         maps, profiles = self.feature_maps(x)

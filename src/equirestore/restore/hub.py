@@ -24,6 +24,7 @@ from equirestore.checkpoint import (
     load_state_strict,
     save_checkpoint,
 )
+from equirestore.nn.box import BoxEstimator
 from equirestore.nn.canonical import network_from_config
 from equirestore.nn.circular import CircularConv
 from equirestore.nn.features import FeatureConfig, FeatureEstimator
@@ -133,9 +134,15 @@ def _with_weights(restorer: _R, ckpt: dict[str, Any], path: Path) -> _R:
 
 def estimator_from_config(config: dict[str, Any]) -> nn.Module:
     """Rebuild an estimator from its ``config()``: a :class:`FeatureEstimator`
-    (``kind == "features"``) or a :class:`~equirestore.nn.CanonicalNetwork`."""
+    (``kind == "features"``), a :class:`~equirestore.nn.box.BoxEstimator` (``"box"``) or a
+    :class:`~equirestore.nn.CanonicalNetwork`."""
     config = dict(config)
-    if config.pop("kind", "canonical") == "features":
+    kind = config.pop("kind", "canonical")
+    if kind == "box":
+        return BoxEstimator(
+            config["input_shape"], float(config["threshold"]), list(config["centre"])
+        )
+    if kind == "features":
         return FeatureEstimator(
             config["input_shape"],
             FeatureConfig.from_dict(dict(config["features"])),

@@ -7,14 +7,18 @@ is strict on data it did not train on:
 
 1. ``moment``: the closed-form estimator of a rounded centre of mass (no training;
    :func:`~equirestore.restore.training.moment_filter`);
-2. ``linear``: one full-size circular filter on the image, trained from zero (its
+2. ``box``: the closed-form estimator of a bounding box centred with the dataset's
+   rounding, at the ink threshold that fits the training images best (no training;
+   :func:`~equirestore.nn.box.fit_box`);
+3. ``linear``: one full-size circular filter on the image, trained from zero (its
    objective is convex; started from 1 instead, it ended lower on CIFAR-10 padded by 4:
    99.84% held out, against 100% on the test images from zero);
-3. ``features``: full-size filters on the image and 1-D filters on the axis profiles of
+4. ``features``: full-size filters on the image and 1-D filters on the axis profiles of
    :class:`~equirestore.nn.features.ShiftFeatures` (ink occupancy and bounding box at
-   several thresholds, edge energy, mass), warm-started from the better of 1 and 2;
-4. ``deep``: 3 plus a learned branch of small circular filters, warm-started from 3 (not
-   tried by default: on every suite dataset where 3 fell short it did no better).
+   several thresholds, box profiles, edge energy, mass), warm-started from the best of
+   1-3;
+5. ``deep``: 4 plus a learned branch of small circular filters, warm-started from 4 (not
+   tried by default: on every suite dataset where 4 fell short it did no better).
 
 Before training, the data are inspected (:func:`inspect_images`): blank or periodic
 images, exact duplicates and translated copies (Definition 4.2) are named, and the rate
@@ -45,6 +49,7 @@ import torch
 from torch import Tensor
 
 from equirestore.checkpoint import load_checkpoint, save_checkpoint
+from equirestore.nn.box import BoxEstimator, fit_box
 from equirestore.nn.features import FeatureConfig, FeatureEstimator
 from equirestore.restore.evaluation import RestoreRates, restore_rates
 from equirestore.restore.training import (
@@ -60,6 +65,11 @@ STATE_FORMAT = "equirestore.restorer_training_state"
 
 #: The image itself as the only feature: a single full-size circular filter.
 LINEAR = FeatureConfig(thresholds=(), windows=(), edges=False, mass=False, raw=True)
+#: Every feature, the box profiles included (so that the features can start from the box).
+FEATURES = FeatureConfig(boxes=True)
+
+#: What a candidate is.
+Estimator = FeatureEstimator | BoxEstimator
 
 
 def linear_estimator(input_shape: tuple[int, ...]) -> FeatureEstimator:
@@ -82,7 +92,8 @@ class Candidate:
     warm_start: bool = True
 
 
-#: Every candidate, cheapest first.
+#: Every candidate. A candidate's place here fixes its seed (``seed + index``); the
+#: recipe tries them in the order of :attr:`RecipeSettings.candidates`.
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
@@ -91,9 +102,11 @@ CANDIDATES: dict[str, Candidate] = {
         # (paper.recipe_ablation)
         Candidate("linear", LINEAR, lr=1.0, warm_start=False),
         # still improving after 1,000 steps on every dataset it did not finish
-        Candidate("features", FeatureConfig(), steps=2000),
+        Candidate("features", FEATURES, steps=2000),
         # warm-started from the features; its learned branch costs ~10x per step
-        Candidate("deep", FeatureConfig(), hidden=8, steps=400),
+        Candidate("deep", FEATURES, hidden=8, steps=400),
+        # closed form (nn.box.fit_box); its features and steps are not used
+        Candidate("box", LINEAR, steps=0),
     )
 }
 
@@ -113,7 +126,7 @@ class RecipeSettings:
     holdout: float = 0.1
     max_holdout: int = 5000
     target: float = 0.999
-    candidates: tuple[str, ...] = ("moment", "linear", "features")
+    candidates: tuple[str, ...] = ("moment", "box", "linear", "features")
     seed: int = 0
     epochs: int | None = None
     min_epochs: int = 2
@@ -237,9 +250,13 @@ def _build(candidate: Candidate, fit: Tensor, seed: int) -> FeatureEstimator:
     return est
 
 
-def _warm_start(est: FeatureEstimator, previous: FeatureEstimator | None) -> None:
-    """Copy the filters of a smaller estimator whose features ``est`` extends."""
+def _warm_start(est: FeatureEstimator, previous: Estimator | None) -> None:
+    """Copy the filters of a smaller estimator whose features ``est`` extends, or become
+    the box estimator."""
     if previous is None:
+        return
+    if isinstance(previous, BoxEstimator):
+        est.set_box(previous.threshold, previous.centre)  # from zero if it cannot
         return
     with torch.no_grad():
         if previous.map_kernel is not None and est.map_kernel is not None:
@@ -287,22 +304,54 @@ def _save_run(path: Path | None, run: _Run) -> None:
         save_checkpoint(body, path)
 
 
-def _rates(est: FeatureEstimator, fit: Tensor, hold: Tensor) -> tuple[RestoreRates, RestoreRates]:
+def _rates(est: Estimator, fit: Tensor, hold: Tensor) -> tuple[RestoreRates, RestoreRates]:
     empty = RestoreRates(exact=1.0, within_one=1.0, ties=0.0, n=0)
     return restore_rates(est, fit), (restore_rates(est, hold) if len(hold) else empty)
+
+
+def _try_box(
+    fit: Tensor, hold: Tensor, run: _Run, state_path: Path | None
+) -> tuple[BoxEstimator, dict[str, Any]]:
+    """The ``box`` candidate: chosen in closed form, so a resumed run rebuilds it from its
+    record."""
+    if "box" in run.done:
+        record = run.done["box"]["record"]
+        shape = tuple(fit.shape[1:])
+        return BoxEstimator(shape, record["threshold"], record["centre"]), record
+    start = time.perf_counter()
+    est, choice = fit_box(fit)
+    fit_rates, hold_rates = _rates(est, fit, hold)
+    record = {
+        "candidate": "box",
+        "features": None,
+        "hidden": 0,
+        "parameters": 0,
+        "epochs": 0,
+        "threshold": choice["threshold"],
+        "centre": choice["centre"],
+        "thresholds_tried": choice["tried"],
+        "seconds": round(time.perf_counter() - start, 1),
+        "fit": asdict(fit_rates),
+        "holdout": asdict(hold_rates),
+    }
+    run.done["box"] = {"record": record, "state": {}}
+    _save_run(state_path, run)
+    return est, record
 
 
 def _try(
     candidate: Candidate,
     fit: Tensor,
     hold: Tensor,
-    previous: FeatureEstimator | None,
+    previous: Estimator | None,
     settings: RecipeSettings,
     run: _Run,
     state_path: Path | None,
     progress: bool,
-) -> tuple[FeatureEstimator, dict[str, Any]]:
+) -> tuple[Estimator, dict[str, Any]]:
     """Build, initialise, train (resuming if a state says so) and measure one candidate."""
+    if candidate.name == "box":
+        return _try_box(fit, hold, run, state_path)
     seed = settings.seed + list(CANDIDATES).index(candidate.name)
     est = _build(candidate, fit, seed)
     if candidate.name in run.done:
@@ -404,16 +453,21 @@ def fit_restorer(
     path = Path(state_path) if state_path is not None else None
     run = _load_run(path, settings, _fingerprint(images))
     records: list[dict[str, Any]] = []
-    best: tuple[tuple[float, float], FeatureEstimator, dict[str, Any]] | None = None
-    warm: tuple[float, FeatureEstimator] | None = None  # what the next candidate starts from
+    best: tuple[tuple[float, float], Estimator, dict[str, Any]] | None = None
+    warm: tuple[float, Estimator] | None = None  # what the next candidate starts from
     for cname in settings.candidates:
         start_from = warm[1] if warm is not None else None
         est, record = _try(CANDIDATES[cname], fit, hold, start_from, settings, run, path, progress)
         records.append(record)
         if best is None or _score(record) > best[0]:
             best = (_score(record), est, record)
-        # the features candidate starts from the better linear one; deep from features
-        if cname not in ("moment", "linear") or warm is None or record["fit"]["exact"] > warm[0]:
+        # the features candidate starts from the best closed-form or linear one; deep from
+        # the features
+        if (
+            cname not in ("moment", "box", "linear")
+            or warm is None
+            or (record["fit"]["exact"] > warm[0])
+        ):
             warm = (record["fit"]["exact"], est)
         if _good(record, settings.target):
             break

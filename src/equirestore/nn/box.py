@@ -1,0 +1,162 @@
+"""The bounding-box estimator: a translation estimator for datasets centred by the box
+around their non-blank pixels (fonts, Fashion-MNIST, anything padded onto a blank frame).
+
+Many datasets put each object at the middle of the canvas by its *bounding box*: the
+first and last inked row and column. Per spatial axis ``a`` the estimator reads the
+occupancy ``o(p)`` of each slice (1 if a pixel of the slice has a channel mean of at least
+``t + 1/255``, 0 if none exceeds the ink threshold ``t``, as
+:class:`~equirestore.nn.features.ShiftFeatures` computes it),
+and scores each shift ``s`` by how far the farthest inked slice lies from the canonical
+centre ``c_a`` moved by ``s``::
+
+    f_a(x)(s) = -max_p o(p) |wrap(p - s - c_a)|,   f(x)(s) = sum_a f_a(x)(s_a),
+
+with ``wrap`` the representative of an offset in ``[-N_a / 2, N_a / 2)``. The maximum is
+the shift that puts the middle of the box on ``c_a``: on a canvas of ``N`` slices a box
+``[L, R]`` is centred when ``(L + R) / 2`` is the nearest of its half-integer grid to
+``c_a``; a centre a quarter off a half-integer (``15.25``) picks the floor of the two
+equally centred positions of a box of even width, ``15.75`` the ceiling, and so the
+rounding rule of the dataset. The costs are multiples of a quarter, so scores are exact
+in floating point wherever the occupancy is 0 or 1 (always at ``t = 0`` on 8-bit images),
+and a tie is a true tie (a blank image, or an axis inked everywhere).
+
+Equations (2)-(3). ``o`` is made of circular filters, constant biases and ReLUs
+(:class:`~equirestore.nn.features.ShiftFeatures`); ``o(p + d) |wrap(d - c_a)|`` for
+every offset ``d`` is one circular filter with ``N_a`` output channels (one tap each);
+their maximum over channels is a ``log2 N_a``-deep cascade of ``max(u, v) = u + relu(v -
+u)``, 1x1 filters and ReLUs. :meth:`BoxEstimator.forward` evaluates the same function
+directly, which is exactly translation-equivariant (tested over every shift in float64).
+:func:`fit_box` chooses ``t`` and ``c`` from the training images (closed form, no
+gradient steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from equirestore.nn.features import FeatureConfig, axis_occupancy, box_cost, box_profile
+
+STEEPNESS = FeatureConfig().steepness
+
+#: Ink thresholds :func:`fit_box` tries, on the channel mean in ``[0, 1]`` (0: any pixel
+#: that is not blank): those of the features, so that the ``features`` estimator can
+#: start from the chosen box (:meth:`~equirestore.nn.features.FeatureEstimator.set_box`).
+THRESHOLDS = FeatureConfig().thresholds
+
+
+def occupancy(x: Tensor, threshold: float) -> list[Tensor]:
+    """Per spatial axis, ``(B, N_a)``: the occupancy of each slice of ``x (B, C, *N)`` at
+    ``threshold`` (:func:`~equirestore.nn.features.axis_occupancy`, default steepness)."""
+    return [o[:, 0] for o in axis_occupancy(x, (threshold,), STEEPNESS)]
+
+
+class BoxEstimator(nn.Module):
+    """The estimator of the module docstring; no trainable parameters.
+
+    Args:
+        input_shape: ``(C, *N)``.
+        threshold: ink threshold ``t`` on the channel mean (values in ``[0, 1]``).
+        centre: ``c_a`` per spatial axis (slices; multiples of 1/4 keep scores exact).
+
+    Shapes: ``(B, C, *N) -> (B, 1, *N)``; the maximum marks the estimated shift (sign
+    convention of :mod:`equirestore.groups.translation`).
+    """
+
+    def __init__(self, input_shape: Sequence[int], threshold: float, centre: Sequence[float]):
+        super().__init__()
+        c, *spatial = (int(v) for v in input_shape)
+        if len(spatial) not in (1, 2, 3) or len(centre) != len(spatial):
+            raise ValueError(
+                f"need one centre per spatial axis of {tuple(input_shape)}, got {tuple(centre)}"
+            )
+        self.input_shape = (c, *spatial)
+        self.spatial = tuple(spatial)
+        self.dims = len(spatial)
+        self.in_channels = c
+        self.threshold = float(threshold)
+        self.centre = tuple(float(v) for v in centre)
+        for a, (n, v) in enumerate(zip(spatial, self.centre, strict=True)):
+            self.register_buffer(f"cost{a}", box_cost(n, v), persistent=False)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-serialisable (stored in checkpoints)."""
+        return {
+            "kind": "box",
+            "input_shape": list(self.input_shape),
+            "threshold": self.threshold,
+            "centre": list(self.centre),
+        }
+
+    def forward(self, x: Tensor) -> Tensor:
+        score = torch.zeros(x.shape[0], 1, *self.spatial, dtype=x.dtype, device=x.device)
+        for a, o in enumerate(occupancy(x, self.threshold)):
+            view = [x.shape[0], 1] + [1] * self.dims
+            view[2 + a] = self.spatial[a]
+            score = score + box_profile(o, getattr(self, f"cost{a}")).view(view)
+        return score
+
+    def parameter_count(self) -> int:
+        """Trainable scalars: none (the threshold and centres are chosen, not trained)."""
+        return 0
+
+
+def _strict(scores: Tensor) -> Tensor:
+    return scores[:, 0] > scores[:, 1:].amax(1)
+
+
+@torch.no_grad()
+def fit_box(
+    images: Tensor, thresholds: Sequence[float] = THRESHOLDS, chunk: int = 4096
+) -> tuple[BoxEstimator, dict[str, Any]]:
+    """Choose the threshold and centres that restore most of ``images (N, C, *S)``
+    strictly (closed form).
+
+    Per threshold and axis, the centre is the quarter-slice value within one slice of
+    the median box middle ``(L + R) / 2`` that makes the axis's maximum unique at 0 for
+    the most images; the threshold is the one with the most images strict on every axis
+    (the first of equals).
+
+    Returns:
+        ``(estimator, record)``: the record gives the rate of every threshold tried.
+    """
+    x = images.double()
+    spatial = tuple(x.shape[2:])
+    best: tuple[float, float, list[float]] | None = None
+    tried = []
+    for t in thresholds:
+        strict = torch.ones(len(x), dtype=torch.bool)
+        centres = []
+        for a, n in enumerate(spatial):
+            occ = torch.cat([occupancy(x[i : i + chunk], t)[a] for i in range(0, len(x), chunk)])
+            idx = torch.arange(n, dtype=torch.float64)
+            ink = occ > 0
+            inked = ink.any(1)
+            lo = torch.where(ink, idx, torch.inf).amin(1)[inked]
+            hi = torch.where(ink, idx, -torch.inf).amax(1)[inked]
+            mid = float(((lo + hi) / 2).median()) if len(lo) else (n - 1) / 2
+            axis_best: tuple[int, float, Tensor] | None = None
+            for q in range(-4, 5):
+                c = mid + q / 4
+                cost = box_cost(n, c)
+                ok = torch.cat(
+                    [
+                        _strict(box_profile(occ[i : i + chunk], cost))
+                        for i in range(0, len(occ), chunk)
+                    ]
+                )
+                if axis_best is None or int(ok.sum()) > axis_best[0]:
+                    axis_best = (int(ok.sum()), c, ok)
+            assert axis_best is not None
+            centres.append(axis_best[1])
+            strict &= axis_best[2]
+        rate = float(strict.double().mean())
+        tried.append({"threshold": t, "centre": centres, "strict": rate})
+        if best is None or rate > best[0]:
+            best = (rate, t, centres)
+    assert best is not None
+    est = BoxEstimator(tuple(x.shape[1:]), best[1], best[2])
+    return est, {"threshold": best[1], "centre": best[2], "tried": tried}
