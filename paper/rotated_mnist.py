@@ -47,10 +47,10 @@ from equirestore.classifiers.models import build_classifier
 from equirestore.classifiers.training import predict, train_classifier
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.report import provenance, write_report
-from equirestore.restore.evaluation import angle_error
 from equirestore.restore.hub import restorer_meta
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.rotation_training import random_rotations
+from equirestore.restore.rotation_training import within_one_bin as rate_within_one_bin
 from equirestore.restore.se2 import SE2Restorer
 
 #: Published MNIST-rot test errors (their own protocols: 12,000 training digits rotated
@@ -130,16 +130,7 @@ def within_one_bin(
 ) -> dict[str, float]:
     """Fraction of every test variant whose angle is estimated within one bin (absolute
     error at most ``360 / N_θ`` degrees of the applied angle)."""
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
-    out = {}
-    for key, x in tests.items():
-        estimates = []
-        for i in range(0, len(x), 1000):
-            est = restorer.estimate(x[i : i + 1000])
-            estimates.append(est[1] if isinstance(restorer, SE2Restorer) else est)
-        error = angle_error(torch.cat(estimates), angles).abs()
-        out[key] = float((error <= rotation.bin_degrees).double().mean())
-    return out
+    return {key: rate_within_one_bin(restorer, x, angles) for key, x in tests.items()}
 
 
 def _train(arch: str, x: Tensor, y: Tensor, path: Path, a: argparse.Namespace, **kw: Any):

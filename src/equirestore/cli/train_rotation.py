@@ -14,7 +14,6 @@ from equirestore import distributed
 from equirestore.data import load_dataset
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.report import hardware
-from equirestore.restore.evaluation import angle_error
 from equirestore.restore.hub import save_restorer
 from equirestore.restore.recipe import fit_restorer
 from equirestore.restore.rotation import RotationRestorer
@@ -22,6 +21,7 @@ from equirestore.restore.rotation_training import (
     RotationSettings,
     fit_rotation_restorer,
     random_rotations,
+    within_one_bin,
 )
 from equirestore.restore.se2 import SE2Restorer
 
@@ -40,20 +40,10 @@ def angle_rates(
     gen = torch.Generator().manual_seed(seed)
     rotated, angles = random_rotations(images, gen)
     moved = shift(rotated, random_shifts(len(rotated), max_shift, 2, gen))
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
-    out = {}
-    for key, x in (("rotated", rotated), (f"rotated_shifted_{max_shift}px", moved)):
-        errors = []
-        for i in range(0, len(x), 1000):
-            batch = x[i : i + 1000]
-            if isinstance(restorer, SE2Restorer):
-                estimate = restorer.estimate(batch)[1]
-            else:
-                estimate = restorer.estimate(batch)
-            errors.append(angle_error(estimate, angles[i : i + 1000]))
-        within = torch.cat(errors).abs() <= rotation.bin_degrees
-        out[key] = float(within.double().mean())
-    return out
+    keys = ("rotated", f"rotated_shifted_{max_shift}px")
+    return {
+        k: within_one_bin(restorer, x, angles) for k, x in zip(keys, (rotated, moved), strict=True)
+    }
 
 
 def train_rotation_command(a: argparse.Namespace, images: Tensor, name: str) -> int:

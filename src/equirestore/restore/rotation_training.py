@@ -35,6 +35,7 @@ from equirestore.groups.translation import shift
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.restore.evaluation import angle_error
 from equirestore.restore.rotation import RotationRestorer
+from equirestore.restore.se2 import SE2Restorer
 from equirestore.restore.subpixel import fractional_shift
 from equirestore.restore.training import train_estimator
 
@@ -104,13 +105,22 @@ def rotated_training_set(
 
 
 @torch.no_grad()
-def within_one_bin(restorer: RotationRestorer, images: Tensor, angles: Tensor) -> float:
-    """Fraction of ``images`` (rotated by ``angles``) whose estimate is within one bin."""
+def within_one_bin(
+    restorer: RotationRestorer | SE2Restorer, images: Tensor, angles: Tensor
+) -> float:
+    """Fraction of ``images`` (rotated by ``angles (B,)`` degrees) whose estimated angle is
+    within one bin: absolute error at most ``360 / N_θ`` degrees (of an SE(2) restorer,
+    its angle)."""
+    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
     errors = []
     for i in range(0, len(images), 1000):
-        est = restorer.estimate(images[i : i + 1000])
+        batch = images[i : i + 1000]
+        if isinstance(restorer, SE2Restorer):
+            est = restorer.estimate(batch)[1]
+        else:
+            est = restorer.estimate(batch)
         errors.append(angle_error(est, angles[i : i + 1000]))
-    return float((torch.cat(errors).abs() <= restorer.bin_degrees).double().mean())
+    return float((torch.cat(errors).abs() <= rotation.bin_degrees).double().mean())
 
 
 def fit_rotation_restorer(
