@@ -80,7 +80,7 @@ class BoxEstimator(nn.Module):
         self.threshold = float(threshold)
         self.centre = tuple(float(v) for v in centre)
         for a, (n, v) in enumerate(zip(spatial, self.centre, strict=True)):
-            self.register_buffer(f"cost{a}", box_cost(n, v), persistent=False)
+            self.register_buffer(f"cost{a}", box_cost(n, v).clone(), persistent=False)
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, JSON-serialisable (stored in checkpoints)."""
@@ -130,8 +130,9 @@ def fit_box(
     for t in thresholds:
         strict = torch.ones(len(x), dtype=torch.bool)
         centres = []
+        chunks = [occupancy(x[i : i + chunk], t) for i in range(0, len(x), chunk)]
         for a, n in enumerate(spatial):
-            occ = torch.cat([occupancy(x[i : i + chunk], t)[a] for i in range(0, len(x), chunk)])
+            occ = torch.cat([o[a] for o in chunks])
             idx = torch.arange(n, dtype=torch.float64)
             ink = occ > 0
             inked = ink.any(1)
@@ -148,8 +149,9 @@ def fit_box(
                         for i in range(0, len(occ), chunk)
                     ]
                 )
-                if axis_best is None or int(ok.sum()) > axis_best[0]:
-                    axis_best = (int(ok.sum()), c, ok)
+                count = int(ok.sum())
+                if axis_best is None or count > axis_best[0]:
+                    axis_best = (count, c, ok)
             assert axis_best is not None
             centres.append(axis_best[1])
             strict &= axis_best[2]

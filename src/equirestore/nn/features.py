@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -108,20 +109,20 @@ def _at_most_one(v: Tensor) -> Tensor:
 BOX_OFFSETS = (0.25, 0.75)
 
 
-def steepness_of(thresholds: Sequence[float], steepness: float, channels: int) -> list[float]:
-    """``K`` per threshold: ``2 K C`` for ``t = 0`` (see :class:`FeatureConfig`)."""
-    return [steepness * (2 * channels if v == 0 else 1) for v in thresholds]
-
-
 def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> list[Tensor]:
     """Per spatial axis of ``x (B, C, *N)``, the occupancy ``(B, T, N_a)`` of each slice at
     each threshold: ``min(1, sum over the slice of K relu(m - t))`` with ``m`` the channel
-    mean (exactly 1 where a pixel reaches ``t + 1/K``, 0 where none exceeds ``t``)."""
+    mean (exactly 1 where a pixel reaches ``t + 1/K``, 0 where none exceeds ``t``; ``K`` is
+    ``2 K C`` at ``t = 0``, see :class:`FeatureConfig`)."""
     dims = x.dim() - 2
     m = x.mean(1, keepdim=True)
     shape = (1, -1, *([1] * dims))
     t = torch.tensor(list(thresholds), dtype=x.dtype, device=x.device).view(shape)
-    k = torch.tensor(steepness_of(thresholds, steepness, x.shape[1]), dtype=x.dtype)
+    k = torch.tensor(
+        [steepness * (2 * x.shape[1] if v == 0 else 1) for v in thresholds],
+        dtype=x.dtype,
+        device=x.device,
+    )
     excess = F.relu(m - t)  # (B, T, *N); the indicator is min(1, k * excess)
     axes = list(range(2, 2 + dims))
     out = []
@@ -130,16 +131,18 @@ def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> 
         # min(1, sum_j min(1, a_j)) == min(1, sum_j a_j) for a_j >= 0: the clamp is needed
         # once, after the sum over the other axes
         summed = excess.sum(others) if others else excess
-        out.append(_at_most_one(k.to(x.device).view(1, -1, 1) * summed))
+        out.append(_at_most_one(k.view(1, -1, 1) * summed))
     return out
 
 
-def box_cost(n: int, offset: float, dtype: torch.dtype = torch.float64) -> Tensor:
-    """``(S, Q)``: ``|wrap(q - s - offset)|`` on a circle of ``n`` slices, ``wrap`` into
-    ``[-n / 2, n / 2)``."""
+@lru_cache(maxsize=64)
+def box_cost(n: int, offset: float) -> Tensor:
+    """``(S, Q)`` float64: ``|wrap(q - s - offset)|`` on a circle of ``n`` slices, ``wrap``
+    into ``[-n / 2, n / 2)``. Cached (every forward of the features needs it): read it,
+    never write to it."""
     q = torch.arange(n, dtype=torch.float64)
     d = q.view(1, -1) - q.view(-1, 1) - offset
-    return (torch.remainder(d + n / 2, n) - n / 2).abs().to(dtype)
+    return (torch.remainder(d + n / 2, n) - n / 2).abs()
 
 
 def box_profile(occupancy: Tensor, cost: Tensor) -> Tensor:
