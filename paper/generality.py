@@ -97,7 +97,7 @@ ROWS = (
         classifier_epochs=40,
     ),
     Row("glyphs", "glyphs (fonts, bounding box, unseen fonts)", "glyphs", classifier_epochs=3),
-    Row("mnist3d", "3D-MNIST (32^3)", "mnist3d", classifier_epochs=4),
+    Row("mnist3d", "3D-MNIST (32^3)", "mnist3d", classifier_epochs=8),
 )
 
 

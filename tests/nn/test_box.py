@@ -45,6 +45,29 @@ def test_blank_images_and_full_axes_are_ties_not_estimates():
     assert not p.unique.any()
 
 
+def test_the_tie_break_decides_equally_centred_boxes_by_the_ink_nearest_the_centre():
+    # a "j": a 2x2 dot on rows 1..2, three empty rows, a 3-wide stem on rows 6..13; the
+    # empty gap inside (rows 3..5) is as long as the one across the edge (14, 15, 0), so
+    # under circular shifts the box is as well centred with the stem on rows 1..8
+    x = torch.zeros(1, 1, 16, 16, dtype=torch.float64)
+    x[0, 0, 1:3, 7:9] = 1.0
+    x[0, 0, 6:14, 6:9] = 1.0
+    box_only = BoxEstimator((1, 16, 16), 0.0, (7.25, 7.25), tie_break=False)
+    tied = box_only(x).squeeze(1).flatten(1)
+    assert torch.equal(torch.nonzero(tied[0] == tied.max()).flatten(), torch.tensor([0, 5 * 16]))
+    p = peaks(BoxEstimator((1, 16, 16), 0.0, (7.25, 7.25))(x).squeeze(1))
+    assert p.unique.all() and p.position.tolist() == [[0, 0]]  # the stem's placement
+
+
+def test_the_tie_break_never_overrides_the_box():
+    x = bbox_blobs(200, seed=4).double()
+    x = shift(x, torch.randint(-8, 8, (len(x), 2), generator=torch.Generator().manual_seed(3)))
+    plain = peaks(BoxEstimator((1, 16, 16), 0.0, (7.25, 7.25), tie_break=False)(x).squeeze(1))
+    broken = peaks(BoxEstimator((1, 16, 16), 0.0, (7.25, 7.25))(x).squeeze(1))
+    assert plain.unique.all()
+    assert torch.equal(plain.position, broken.position)
+
+
 def test_fit_box_finds_the_rule_and_generalises_to_unseen_boxes():
     train, test = bbox_blobs(300, seed=0), bbox_blobs(300, seed=1)
     est, record = fit_box(train)
@@ -77,7 +100,7 @@ def test_the_recipe_picks_the_box_for_box_centred_data_and_it_survives_a_checkpo
 def test_the_features_estimator_with_box_profiles_can_be_the_box_estimator():
     x = bbox_blobs(40, seed=6).double()
     moved = shift(x, torch.randint(-8, 8, (len(x), 2), generator=torch.Generator().manual_seed(1)))
-    box = BoxEstimator((1, 16, 16), 0.05, (7.25, 6.75))
+    box = BoxEstimator((1, 16, 16), 0.05, (7.25, 6.75), tie_break=False)
     est = FeatureEstimator((1, 16, 16), FeatureConfig(boxes=True)).double()
     est.set_scales(x)
     assert est.set_box(0.05, (7.25, 6.75))

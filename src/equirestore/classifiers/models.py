@@ -28,22 +28,25 @@ Table 2 of the paper uses the four torchvision networks.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 from torch import Tensor, nn
 
 
-def _conv_blocks(dims: int, widths: tuple[int, int, int]) -> nn.Sequential:
-    """Two blocks ``Conv(3, padding 1)-ReLU-MaxPool(2)`` from ``widths[0]`` channels."""
+def _conv_blocks(
+    dims: int, widths: tuple[int, int, int], batch_norm: bool = False
+) -> nn.Sequential:
+    """Two blocks ``Conv(3, padding 1)-[BatchNorm]-ReLU-MaxPool(2)`` from ``widths[0]``
+    channels."""
     conv, pool = (nn.Conv2d, nn.MaxPool2d) if dims == 2 else (nn.Conv3d, nn.MaxPool3d)
-    c_in, c1, c2 = widths
-    return nn.Sequential(
-        conv(c_in, c1, 3, padding=1),
-        nn.ReLU(inplace=True),
-        pool(2),
-        conv(c1, c2, 3, padding=1),
-        nn.ReLU(inplace=True),
-        pool(2),
-    )
+    norm = nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d
+    layers: list[nn.Module] = []
+    for c_in, c_out in pairwise(widths):
+        layers.append(conv(c_in, c_out, 3, padding=1))
+        if batch_norm:
+            layers.append(norm(c_out))
+        layers += [nn.ReLU(inplace=True), pool(2)]
+    return nn.Sequential(*layers)
 
 
 def _linear_head(
@@ -78,15 +81,17 @@ class SmallCNN(nn.Module):
 
 
 class SmallCNN3d(nn.Module):
-    """:class:`SmallCNN` for volumes: Conv3d(16)-ReLU-MaxPool-Conv3d(32)-ReLU-MaxPool,
-    global average pool to 2x2x2, FC(128)-FC(classes).
+    """:class:`SmallCNN` for volumes, with batch norm:
+    Conv3d(16)-BN-ReLU-MaxPool-Conv3d(32)-BN-ReLU-MaxPool, global average pool to 2x2x2,
+    FC(128)-FC(classes). Batch norm because 3D-MNIST volumes are ~99% empty: without
+    it the network stayed at chance through 4 epochs of 10,000 volumes.
 
     Shapes: ``(B, C, D, H, W) -> (B, num_classes)``.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10) -> None:
         super().__init__()
-        self.features = _conv_blocks(3, (in_channels, 16, 32))
+        self.features = _conv_blocks(3, (in_channels, 16, 32), batch_norm=True)
         self.head = _linear_head(3, 32, 2, num_classes, dropout=0.0)
 
     def forward(self, x: Tensor) -> Tensor:

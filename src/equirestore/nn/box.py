@@ -17,15 +17,31 @@ the shift that puts the middle of the box on ``c_a``: on a canvas of ``N`` slice
 ``c_a``; a centre a quarter off a half-integer (``15.25``) picks the floor of the two
 equally centred positions of a box of even width, ``15.75`` the ceiling, and so the
 rounding rule of the dataset. The costs are multiples of a quarter, so scores are exact
-in floating point wherever the occupancy is 0 or 1 (always at ``t = 0`` on 8-bit images),
-and a tie is a true tie (a blank image, or an axis inked everywhere).
+in floating point wherever the occupancy is 0 or 1 (always at ``t = 0`` on 8-bit images).
+
+Under circular shifts the box alone can leave placements equal: besides a blank image or
+an axis inked everywhere (true ties, which stay ties), an object whose two largest empty
+gaps along an axis are equally long (a tall ``j`` whose dot is as far from its stem as
+the canvas edge is) is equally centred in two placements. A second, much smaller term
+decides between them for the placement whose ink lies closest to the canonical centre,
+
+    g(x)(s) = -lambda sum_a sum_p n_a(p) wrap(p - s - c_a)^2,
+    lambda = 1 / (8 prod_a N_a sum_a (N_a / 2)^2),
+
+with ``n_a(p)`` the number of inked pixels in slice ``p``. ``g`` varies by at most 1/8
+over the shifts, less than the quarter by which two box costs differ, so it never
+overrides the box. On 8-bit images at ``t = 0`` its sums are exact in float64 (whole
+numbers times sixteenths), so equivariance stays exact. Checkpoints written before this
+term have no ``tie_break`` and score as they did.
 
 Equations (2)-(3). ``o`` is made of circular filters, constant biases and ReLUs
 (:class:`~equirestore.nn.features.ShiftFeatures`); ``o(p + d) |wrap(d - c_a)|`` for
 every offset ``d`` is one circular filter with ``N_a`` output channels (one tap each);
 their maximum over channels is a ``log2 N_a``-deep cascade of ``max(u, v) = u + relu(v -
-u)``, 1x1 filters and ReLUs. :meth:`BoxEstimator.forward` evaluates the same function
-directly, which is exactly translation-equivariant (tested over every shift in float64).
+u)``, 1x1 filters and ReLUs; ``n_a`` sums the same pixel indicators without the slice
+maximum, and ``g`` is one full-size circular filter on it. :meth:`BoxEstimator.forward`
+evaluates the same function directly, which is exactly translation-equivariant (tested
+over every shift in float64).
 :func:`fit_box` chooses ``t`` and ``c`` from the training images (closed form, no
 gradient steps).
 """
@@ -38,7 +54,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from equirestore.nn.features import FeatureConfig, axis_occupancy, box_cost, box_profile
+from equirestore.nn.features import (
+    FeatureConfig,
+    axis_ink_counts,
+    axis_occupancy,
+    box_cost,
+    box_profile,
+)
 
 STEEPNESS = FeatureConfig().steepness
 
@@ -54,6 +76,20 @@ def occupancy(x: Tensor, threshold: float) -> list[Tensor]:
     return [o[:, 0] for o in axis_occupancy(x, (threshold,), STEEPNESS)]
 
 
+def tie_break_scale(spatial: Sequence[int]) -> float:
+    """``lambda`` of the module docstring for the grid ``spatial``."""
+    pixels = 1
+    for n in spatial:
+        pixels *= int(n)
+    return 1.0 / (8 * pixels * sum((int(n) / 2) ** 2 for n in spatial))
+
+
+def spread_profile(counts: Tensor, cost: Tensor, scale: float) -> Tensor:
+    """``(B, S)``: ``-scale sum_q counts[:, q] cost[s, q]^2`` for ``counts (B, Q)``, one
+    axis's term of ``g`` (``cost`` from :func:`~equirestore.nn.features.box_cost`)."""
+    return -scale * (counts @ (cost.to(counts) ** 2).T)
+
+
 class BoxEstimator(nn.Module):
     """The estimator of the module docstring; no trainable parameters.
 
@@ -61,12 +97,19 @@ class BoxEstimator(nn.Module):
         input_shape: ``(C, *N)``.
         threshold: ink threshold ``t`` on the channel mean (values in ``[0, 1]``).
         centre: ``c_a`` per spatial axis (slices; multiples of 1/4 keep scores exact).
+        tie_break: add ``g`` (module docstring) to decide what the box leaves equal.
 
     Shapes: ``(B, C, *N) -> (B, 1, *N)``; the maximum marks the estimated shift (sign
     convention of :mod:`equirestore.groups.translation`).
     """
 
-    def __init__(self, input_shape: Sequence[int], threshold: float, centre: Sequence[float]):
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        threshold: float,
+        centre: Sequence[float],
+        tie_break: bool = True,
+    ):
         super().__init__()
         c, *spatial = (int(v) for v in input_shape)
         if len(spatial) not in (1, 2, 3) or len(centre) != len(spatial):
@@ -79,6 +122,8 @@ class BoxEstimator(nn.Module):
         self.in_channels = c
         self.threshold = float(threshold)
         self.centre = tuple(float(v) for v in centre)
+        self.tie_break = bool(tie_break)
+        self.scale = tie_break_scale(spatial)
         for a, (n, v) in enumerate(zip(spatial, self.centre, strict=True)):
             self.register_buffer(f"cost{a}", box_cost(n, v).clone(), persistent=False)
 
@@ -89,14 +134,21 @@ class BoxEstimator(nn.Module):
             "input_shape": list(self.input_shape),
             "threshold": self.threshold,
             "centre": list(self.centre),
+            "tie_break": self.tie_break,
         }
 
     def forward(self, x: Tensor) -> Tensor:
         score = torch.zeros(x.shape[0], 1, *self.spatial, dtype=x.dtype, device=x.device)
-        for a, o in enumerate(occupancy(x, self.threshold)):
+        occ = occupancy(x, self.threshold)
+        counts = axis_ink_counts(x, self.threshold, STEEPNESS) if self.tie_break else None
+        for a in range(self.dims):
+            cost = getattr(self, f"cost{a}")
+            profile = box_profile(occ[a], cost)
+            if counts is not None:
+                profile = profile + spread_profile(counts[a], cost, self.scale)
             view = [x.shape[0], 1] + [1] * self.dims
             view[2 + a] = self.spatial[a]
-            score = score + box_profile(o, getattr(self, f"cost{a}")).view(view)
+            score = score + profile.view(view)
         return score
 
     def parameter_count(self) -> int:
@@ -117,22 +169,27 @@ def fit_box(
 
     Per threshold and axis, the centre is the quarter-slice value within one slice of
     the median box middle ``(L + R) / 2`` that makes the axis's maximum unique at 0 for
-    the most images; the threshold is the one with the most images strict on every axis
-    (the first of equals).
+    the most images (the score is a sum of one profile per axis, so its maximum is
+    unique at 0 exactly when every axis's is); the threshold is the one with the most
+    images strict on every axis (the first of equals). Rates include the tie-break term
+    ``g`` of the estimator it returns.
 
     Returns:
         ``(estimator, record)``: the record gives the rate of every threshold tried.
     """
     x = images.double()
     spatial = tuple(x.shape[2:])
+    scale = tie_break_scale(spatial)
     best: tuple[float, float, list[float]] | None = None
     tried = []
     for t in thresholds:
         strict = torch.ones(len(x), dtype=torch.bool)
         centres = []
         chunks = [occupancy(x[i : i + chunk], t) for i in range(0, len(x), chunk)]
+        counted = [axis_ink_counts(x[i : i + chunk], t, STEEPNESS) for i in range(0, len(x), chunk)]
         for a, n in enumerate(spatial):
             occ = torch.cat([o[a] for o in chunks])
+            counts = torch.cat([c[a] for c in counted])
             idx = torch.arange(n, dtype=torch.float64)
             ink = occ > 0
             inked = ink.any(1)
@@ -145,7 +202,10 @@ def fit_box(
                 cost = box_cost(n, c)
                 ok = torch.cat(
                     [
-                        _strict(box_profile(occ[i : i + chunk], cost))
+                        _strict(
+                            box_profile(occ[i : i + chunk], cost)
+                            + spread_profile(counts[i : i + chunk], cost, scale)
+                        )
                         for i in range(0, len(occ), chunk)
                     ]
                 )

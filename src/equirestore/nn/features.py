@@ -109,21 +109,36 @@ def _at_most_one(v: Tensor) -> Tensor:
 BOX_OFFSETS = (0.25, 0.75)
 
 
+def _excess(x: Tensor, thresholds: Sequence[float], steepness: float) -> tuple[Tensor, Tensor]:
+    """``relu(m - t)`` ``(B, T, *N)`` for the channel mean ``m`` of ``x (B, C, *N)``, and the
+    steepness ``(T,)`` of each threshold (``2 K C`` at ``t = 0``, see :class:`FeatureConfig`)."""
+    dims = x.dim() - 2
+    t = torch.tensor(list(thresholds), dtype=x.dtype, device=x.device)
+    k = torch.tensor(
+        [steepness * (2 * x.shape[1] if v == 0 else 1) for v in thresholds],
+        dtype=x.dtype,
+        device=x.device,
+    )
+    return F.relu(x.mean(1, keepdim=True) - t.view(1, -1, *([1] * dims))), k
+
+
+def axis_ink_counts(x: Tensor, threshold: float, steepness: float) -> list[Tensor]:
+    """Per spatial axis of ``x (B, C, *N)``, ``(B, N_a)``: how many pixels of each slice
+    are inked at ``threshold`` (the sum of the pixel indicators ``min(1, K relu(m - t))``;
+    whole numbers wherever every indicator is 0 or 1, as at ``t = 0`` on 8-bit images)."""
+    excess, k = _excess(x, (threshold,), steepness)
+    inked = _at_most_one(k.view(1, -1, *([1] * (x.dim() - 2))) * excess)[:, 0]  # (B, *N)
+    axes = list(range(1, inked.dim()))
+    return [inked.sum([a for a in axes if a != axis]) if len(axes) > 1 else inked for axis in axes]
+
+
 def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> list[Tensor]:
     """Per spatial axis of ``x (B, C, *N)``, the occupancy ``(B, T, N_a)`` of each slice at
     each threshold: ``min(1, sum over the slice of K relu(m - t))`` with ``m`` the channel
     mean (exactly 1 where a pixel reaches ``t + 1/K``, 0 where none exceeds ``t``; ``K`` is
     ``2 K C`` at ``t = 0``, see :class:`FeatureConfig`)."""
     dims = x.dim() - 2
-    m = x.mean(1, keepdim=True)
-    shape = (1, -1, *([1] * dims))
-    t = torch.tensor(list(thresholds), dtype=x.dtype, device=x.device).view(shape)
-    k = torch.tensor(
-        [steepness * (2 * x.shape[1] if v == 0 else 1) for v in thresholds],
-        dtype=x.dtype,
-        device=x.device,
-    )
-    excess = F.relu(m - t)  # (B, T, *N); the indicator is min(1, k * excess)
+    excess, k = _excess(x, thresholds, steepness)  # the indicator is min(1, k * excess)
     axes = list(range(2, 2 + dims))
     out = []
     for axis in axes:

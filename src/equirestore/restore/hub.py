@@ -140,7 +140,10 @@ def estimator_from_config(config: dict[str, Any]) -> nn.Module:
     kind = config.pop("kind", "canonical")
     if kind == "box":
         return BoxEstimator(
-            config["input_shape"], float(config["threshold"]), list(config["centre"])
+            config["input_shape"],
+            float(config["threshold"]),
+            list(config["centre"]),
+            tie_break=bool(config.get("tie_break", False)),  # absent before the term
         )
     if kind == "features":
         return FeatureEstimator(
