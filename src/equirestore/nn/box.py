@@ -56,6 +56,7 @@ from torch import Tensor, nn
 
 from equirestore.nn.features import (
     FeatureConfig,
+    along_axis,
     axis_ink_counts,
     axis_occupancy,
     box_cost,
@@ -146,9 +147,7 @@ class BoxEstimator(nn.Module):
             profile = box_profile(occ[a], cost)
             if counts is not None:
                 profile = profile + spread_profile(counts[a], cost, self.scale)
-            view = [x.shape[0], 1] + [1] * self.dims
-            view[2 + a] = self.spatial[a]
-            score = score + profile.view(view)
+            score = score + along_axis(profile, a, self.dims)
         return score
 
     def parameter_count(self) -> int:

@@ -150,6 +150,14 @@ def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> 
     return out
 
 
+def along_axis(profile: Tensor, axis: int, dims: int) -> Tensor:
+    """A per-axis profile ``(B, N_a)`` (or ``(B, 1, N_a)``) as ``(B, 1, 1.., N_a, ..1)``,
+    spatial axis ``axis`` of ``dims``, to broadcast over the other axes."""
+    view = [profile.shape[0], 1] + [1] * dims
+    view[2 + axis] = profile.shape[-1]
+    return profile.reshape(view)
+
+
 @lru_cache(maxsize=64)
 def box_cost(n: int, offset: float) -> Tensor:
     """``(S, Q)`` float64: ``|wrap(q - s - offset)|`` on a circle of ``n`` slices, ``wrap``
@@ -390,9 +398,7 @@ class FeatureEstimator(nn.Module):
         if maps is not None and self.map_kernel is not None:
             score = circular_conv(maps, self.map_kernel, method="fft")
         for a, (p, k) in enumerate(zip(profiles, self.profile_kernels, strict=False)):
-            view = [x.shape[0], 1] + [1] * self.dims
-            view[2 + a] = self.spatial[a]
-            profile = circular_conv(p, k, method="fft").view(view)
+            profile = along_axis(circular_conv(p, k, method="fft"), a, self.dims)
             score = (
                 profile.expand(x.shape[0], 1, *self.spatial) if score is None else score + profile
             )

@@ -80,33 +80,41 @@ def linear_estimator(input_shape: tuple[int, ...]) -> FeatureEstimator:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One estimator the recipe can try: fixed features, learned branch width, how many
-    optimisation steps it gets (0: closed form, not trained), its Adam step size, and
-    whether it starts from the filters of the best candidate before it (else from zero)."""
+    """One estimator the recipe can try.
+
+    ``closed_form``: how a closed-form candidate is fitted (``"moment"``: the filter of a
+    rounded centre of mass; ``"box"``: :func:`~equirestore.nn.box.fit_box`), ``None`` for a
+    trained one. A trained candidate has fixed ``features``, a learned branch of width
+    ``hidden``, ``steps`` optimisation steps at Adam step size ``lr``, and starts from
+    the filters of the best candidate before it when ``warm_start`` (else from zero).
+    Its initialisation and training are seeded with ``seed + seed_offset``.
+    """
 
     name: str
-    features: FeatureConfig
+    seed_offset: int
+    closed_form: str | None = None
+    features: FeatureConfig = LINEAR
     hidden: int = 0
     steps: int = 1000
     lr: float = 0.05
     warm_start: bool = True
 
 
-#: Every candidate. A candidate's place here fixes its seed (``seed + index``); the
-#: recipe tries them in the order of :attr:`RecipeSettings.candidates`.
+#: Every candidate, in the order of the default search (:attr:`RecipeSettings.candidates`
+#: chooses which are tried, in its own order). The seed offsets are the candidates'
+#: places before ``box`` was added, so that the others kept their weights.
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
-        Candidate("moment", LINEAR, steps=0),
+        Candidate("moment", 0, closed_form="moment", steps=0, warm_start=False),
+        Candidate("box", 4, closed_form="box", steps=0, warm_start=False),
         # one filter on raw pixels: at 0.05 it is still climbing after 1,000 steps
         # (paper.recipe_ablation)
-        Candidate("linear", LINEAR, lr=1.0, warm_start=False),
+        Candidate("linear", 1, lr=1.0, warm_start=False),
         # still improving after 1,000 steps on every dataset it did not finish
-        Candidate("features", FEATURES, steps=2000),
+        Candidate("features", 2, features=FEATURES, steps=2000),
         # warm-started from the features; its learned branch costs ~10x per step
-        Candidate("deep", FEATURES, hidden=8, steps=400),
-        # closed form (nn.box.fit_box); its features and steps are not used
-        Candidate("box", LINEAR, steps=0),
+        Candidate("deep", 3, features=FEATURES, hidden=8, steps=400),
     )
 }
 
@@ -310,19 +318,19 @@ def _rates(est: Estimator, fit: Tensor, hold: Tensor) -> tuple[RestoreRates, Res
 
 
 def _try_box(
-    fit: Tensor, hold: Tensor, run: _Run, state_path: Path | None
+    name: str, fit: Tensor, hold: Tensor, run: _Run, state_path: Path | None
 ) -> tuple[BoxEstimator, dict[str, Any]]:
-    """The ``box`` candidate: chosen in closed form, so a resumed run rebuilds it from its
-    record."""
-    if "box" in run.done:
-        record = run.done["box"]["record"]
+    """A bounding-box candidate: chosen in closed form, so a resumed run rebuilds it from
+    its record."""
+    if name in run.done:
+        record = run.done[name]["record"]
         shape = tuple(fit.shape[1:])
         return BoxEstimator(shape, record["threshold"], record["centre"]), record
     start = time.perf_counter()
     est, choice = fit_box(fit)
     fit_rates, hold_rates = _rates(est, fit, hold)
     record = {
-        "candidate": "box",
+        "candidate": name,
         "features": None,
         "hidden": 0,
         "parameters": 0,
@@ -334,7 +342,7 @@ def _try_box(
         "fit": asdict(fit_rates),
         "holdout": asdict(hold_rates),
     }
-    run.done["box"] = {"record": record, "state": {}}
+    run.done[name] = {"record": record, "state": {}}
     _save_run(state_path, run)
     return est, record
 
@@ -350,14 +358,14 @@ def _try(
     progress: bool,
 ) -> tuple[Estimator, dict[str, Any]]:
     """Build, initialise, train (resuming if a state says so) and measure one candidate."""
-    if candidate.name == "box":
-        return _try_box(fit, hold, run, state_path)
-    seed = settings.seed + list(CANDIDATES).index(candidate.name)
+    if candidate.closed_form == "box":
+        return _try_box(candidate.name, fit, hold, run, state_path)
+    seed = settings.seed + candidate.seed_offset
     est = _build(candidate, fit, seed)
     if candidate.name in run.done:
         est.load_state_dict(run.done[candidate.name]["state"])
         return est.eval(), run.done[candidate.name]["record"]
-    if candidate.name == "moment":  # float64: its tie-break is a millionth of a pixel
+    if candidate.closed_form == "moment":  # float64: its tie-break is a millionth of a pixel
         est = est.double()
         spatial = tuple(fit.shape[2:])
         est.set_map_filter(moment_filter(spatial, moment_centre(fit)).expand(fit.shape[1:]))
@@ -457,17 +465,14 @@ def fit_restorer(
     warm: tuple[float, Estimator] | None = None  # what the next candidate starts from
     for cname in settings.candidates:
         start_from = warm[1] if warm is not None else None
-        est, record = _try(CANDIDATES[cname], fit, hold, start_from, settings, run, path, progress)
+        candidate = CANDIDATES[cname]
+        est, record = _try(candidate, fit, hold, start_from, settings, run, path, progress)
         records.append(record)
         if best is None or _score(record) > best[0]:
             best = (_score(record), est, record)
-        # the features candidate starts from the best closed-form or linear one; deep from
-        # the features
-        if (
-            cname not in ("moment", "box", "linear")
-            or warm is None
-            or (record["fit"]["exact"] > warm[0])
-        ):
+        # a warm-started candidate (features, deep) is what the next one starts from;
+        # of those that start afresh (closed form, linear), the best on the fit split
+        if candidate.warm_start or warm is None or record["fit"]["exact"] > warm[0]:
             warm = (record["fit"]["exact"], est)
         if _good(record, settings.target):
             break
