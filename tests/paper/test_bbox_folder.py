@@ -1,6 +1,6 @@
 import numpy as np
 
-from paper.bbox_folder import centre_by_box
+from paper.bbox_folder import centre_by_box, centre_like_emnist
 
 
 def test_the_bounding_box_lands_in_the_middle_rounded_to_the_top_left():
@@ -13,3 +13,16 @@ def test_the_bounding_box_lands_in_the_middle_rounded_to_the_top_left():
     assert (cols[0], cols[-1]) == (14, 17)  # (32 - 4) // 2 = 14
     assert out.sum() == img.sum()
     assert not centre_by_box(np.zeros((28, 28), np.uint8)).any()
+
+
+def test_the_emnist_like_rule_fills_the_frame_along_the_long_side_and_centres_the_box():
+    img = np.zeros((28, 28), np.uint8)
+    img[2:20, 3:9] = 255  # a tall bar, far off-centre
+    out = centre_like_emnist(img)
+    assert out.shape == (32, 32) and out.dtype == np.uint8
+    rows, cols = np.nonzero(out.any(1))[0], np.nonzero(out.any(0))[0]
+    assert rows[0] >= 4 and rows[-1] <= 27 and rows[-1] - rows[0] >= 21  # ~24 rows of ink
+    assert abs((rows[0] + rows[-1]) / 2 - 15.5) <= 0.5
+    assert abs((cols[0] + cols[-1]) / 2 - 15.5) <= 1.0
+    assert cols[-1] - cols[0] < 14  # the aspect ratio is kept: still a narrow bar
+    assert not centre_like_emnist(np.zeros((28, 28), np.uint8)).any()
