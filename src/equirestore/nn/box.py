@@ -29,8 +29,8 @@ decides between them for the placement whose ink lies closest to the canonical c
     lambda = 1 / (8 prod_a N_a sum_a (N_a / 2)^2),
 
 with ``n_a(p)`` the number of inked pixels in slice ``p``. ``g`` varies by at most 1/8
-over the shifts, less than the quarter by which two box costs differ, so it never
-overrides the box. On 8-bit images at ``t = 0`` its sums are exact in float64 (whole
+over the shifts, less than the quarter by which two box costs differ (where the
+occupancy is 0 or 1), so it never overrides the box. On 8-bit images at ``t = 0`` its sums are exact in float64 (whole
 numbers times sixteenths), so equivariance stays exact. Checkpoints written before this
 term have no ``tie_break`` and score as they did.
 
