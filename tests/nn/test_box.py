@@ -57,6 +57,9 @@ def test_the_tie_break_decides_equally_centred_boxes_by_the_ink_nearest_the_cent
     assert torch.equal(torch.nonzero(tied[0] == tied.max()).flatten(), torch.tensor([0, 5 * 16]))
     p = peaks(BoxEstimator((1, 16, 16), 0.0, (7.25, 7.25))(x).squeeze(1))
     assert p.unique.all() and p.position.tolist() == [[0, 0]]  # the stem's placement
+    # measured as the restorer scores it (float64), also from float32 images
+    rates = restore_rates(BoxEstimator((1, 16, 16), 0.0, (7.25, 7.25)), x.float())
+    assert rates.exact == 1.0 and rates.ties == 0.0
 
 
 def test_the_tie_break_never_overrides_the_box():

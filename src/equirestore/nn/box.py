@@ -25,25 +25,28 @@ gaps along an axis are equally long (a tall ``j`` whose dot is as far from its s
 the canvas edge is) is equally centred in two placements. A second, much smaller term
 decides between them for the placement whose ink lies closest to the canonical centre,
 
-    g(x)(s) = -lambda sum_a sum_p n_a(p) wrap(p - s - c_a)^2,
-    lambda = 1 / (8 prod_a N_a sum_a (N_a / 2)^2),
+    g(x)(s) = -lambda(x) sum_a sum_p n_a(p) wrap(p - s - c_a)^2,
+    lambda(x) = 1 / (8 max(1, n) sum_a (N_a / 2)^2),
 
-with ``n_a(p)`` the number of inked pixels in slice ``p``. ``g`` varies by at most 1/8
-over the shifts, less than the quarter by which two box costs differ (where the
-occupancy is 0 or 1), so it never overrides the box. On 8-bit images at ``t = 0`` its sums are exact in float64 (whole
-numbers times sixteenths), so equivariance stays exact. Checkpoints written before this
-term have no ``tie_break`` and score as they did.
+with ``n_a(p)`` the number of inked pixels in slice ``p`` and ``n`` their total. ``g``
+varies by at most 1/8 over the shifts, less than the quarter by which two box costs
+differ (where the occupancy is 0 or 1), so it never overrides the box. ``lambda`` is a
+positive number that translation does not change, so the argmax is that of the box plus
+``g`` with any small enough constant ``lambda``; dividing by the image's own ink rather
+than by a worst case keeps the term's steps well above the float64 tie tolerance. On
+8-bit images at ``t = 0`` its sums are exact in float64 (whole numbers times sixteenths)
+and every shift's score is scaled by the same number, so equivariance stays exact.
+Checkpoints written before this term have no ``tie_break`` and score as they did.
 
 Equations (2)-(3). ``o`` is made of circular filters, constant biases and ReLUs
 (:class:`~equirestore.nn.features.ShiftFeatures`); ``o(p + d) |wrap(d - c_a)|`` for
 every offset ``d`` is one circular filter with ``N_a`` output channels (one tap each);
 their maximum over channels is a ``log2 N_a``-deep cascade of ``max(u, v) = u + relu(v -
 u)``, 1x1 filters and ReLUs; ``n_a`` sums the same pixel indicators without the slice
-maximum, and ``g`` is one full-size circular filter on it. :meth:`BoxEstimator.forward`
-evaluates the same function directly, which is exactly translation-equivariant (tested
-over every shift in float64).
-:func:`fit_box` chooses ``t`` and ``c`` from the training images (closed form, no
-gradient steps).
+maximum, and ``g`` is one full-size circular filter on it (scaled as above).
+:meth:`BoxEstimator.forward` evaluates the same function directly, which is exactly
+translation-equivariant (tested over every shift in float64). :func:`fit_box` chooses
+``t`` and ``c`` from the training images (closed form, no gradient steps).
 """
 
 from __future__ import annotations
@@ -77,17 +80,17 @@ def occupancy(x: Tensor, threshold: float) -> list[Tensor]:
     return [o[:, 0] for o in axis_occupancy(x, (threshold,), STEEPNESS)]
 
 
-def tie_break_scale(spatial: Sequence[int]) -> float:
-    """``lambda`` of the module docstring for the grid ``spatial``."""
-    pixels = 1
-    for n in spatial:
-        pixels *= int(n)
-    return 1.0 / (8 * pixels * sum((int(n) / 2) ** 2 for n in spatial))
+def tie_break_scale(counts: Tensor, spatial: Sequence[int]) -> Tensor:
+    """``(B, 1)``: ``lambda(x)`` of the module docstring from one axis's ink counts
+    ``(B, N_a)`` on the grid ``spatial``."""
+    reach = sum((int(n) / 2) ** 2 for n in spatial)
+    return 1.0 / (8 * reach * counts.sum(1, keepdim=True).clamp_min(1))
 
 
-def spread_profile(counts: Tensor, cost: Tensor, scale: float) -> Tensor:
-    """``(B, S)``: ``-scale sum_q counts[:, q] cost[s, q]^2`` for ``counts (B, Q)``, one
-    axis's term of ``g`` (``cost`` from :func:`~equirestore.nn.features.box_cost`)."""
+def spread_profile(counts: Tensor, cost: Tensor, scale: Tensor) -> Tensor:
+    """``(B, S)``: ``-scale sum_q counts[:, q] cost[s, q]^2`` for ``counts (B, Q)`` and
+    ``scale (B, 1)``, one axis's term of ``g`` (``cost`` from
+    :func:`~equirestore.nn.features.box_cost`)."""
     return -scale * (counts @ (cost.to(counts) ** 2).T)
 
 
@@ -124,7 +127,6 @@ class BoxEstimator(nn.Module):
         self.threshold = float(threshold)
         self.centre = tuple(float(v) for v in centre)
         self.tie_break = bool(tie_break)
-        self.scale = tie_break_scale(spatial)
         for a, (n, v) in enumerate(zip(spatial, self.centre, strict=True)):
             self.register_buffer(f"cost{a}", box_cost(n, v).clone(), persistent=False)
 
@@ -142,11 +144,12 @@ class BoxEstimator(nn.Module):
         score = torch.zeros(x.shape[0], 1, *self.spatial, dtype=x.dtype, device=x.device)
         occ = occupancy(x, self.threshold)
         counts = axis_ink_counts(x, self.threshold, STEEPNESS) if self.tie_break else None
+        scale = tie_break_scale(counts[0], self.spatial) if counts is not None else None
         for a in range(self.dims):
             cost = getattr(self, f"cost{a}")
             profile = box_profile(occ[a], cost)
-            if counts is not None:
-                profile = profile + spread_profile(counts[a], cost, self.scale)
+            if counts is not None and scale is not None:
+                profile = profile + spread_profile(counts[a], cost, scale)
             score = score + along_axis(profile, a, self.dims)
         return score
 
@@ -178,7 +181,6 @@ def fit_box(
     """
     x = images.double()
     spatial = tuple(x.shape[2:])
-    scale = tie_break_scale(spatial)
     best: tuple[float, float, list[float]] | None = None
     tried = []
     for t in thresholds:
@@ -186,6 +188,7 @@ def fit_box(
         centres = []
         chunks = [occupancy(x[i : i + chunk], t) for i in range(0, len(x), chunk)]
         counted = [axis_ink_counts(x[i : i + chunk], t, STEEPNESS) for i in range(0, len(x), chunk)]
+        scale = torch.cat([tie_break_scale(c[0], spatial) for c in counted])
         for a, n in enumerate(spatial):
             occ = torch.cat([o[a] for o in chunks])
             counts = torch.cat([c[a] for c in counted])
@@ -203,7 +206,7 @@ def fit_box(
                     [
                         _strict(
                             box_profile(occ[i : i + chunk], cost)
-                            + spread_profile(counts[i : i + chunk], cost, scale)
+                            + spread_profile(counts[i : i + chunk], cost, scale[i : i + chunk])
                         )
                         for i in range(0, len(occ), chunk)
                     ]

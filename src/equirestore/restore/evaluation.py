@@ -40,14 +40,17 @@ def restore_rates(
 ) -> RestoreRates:
     """Measure :class:`RestoreRates` of ``network`` on ``images (N, C, *S)``.
 
-    Under ``torchrun`` every process scores its shard and the counts are summed.
+    The network and the images are both cast to ``dtype`` (as
+    :class:`~equirestore.restore.TranslationRestorer` casts them to its score dtype), so
+    that the rates are those of the restorer and ties are judged at that precision. Under
+    ``torchrun`` every process scores its shard and the counts are summed.
     """
     net = copy.deepcopy(network).to(dtype)
     exact = within = ties = 0
     spatial = tuple(images.shape[2:])
     mine = images[distributed.shard(len(images))]
     for i in range(0, len(mine), batch_size):
-        s = net(mine[i : i + batch_size]).squeeze(1)
+        s = net(mine[i : i + batch_size].to(dtype)).squeeze(1)
         pk = peaks(s)
         unique = pk.unique
         exact += int((exact_mask(s) & unique).sum())
