@@ -36,7 +36,7 @@ from equirestore.io import atomic_path
 from equirestore.report import provenance, save_figure, write_report
 from equirestore.restore.classifier import RestoredClassifier, crop_centre
 from equirestore.restore.evaluation import consistency, restore_rates
-from equirestore.restore.recipe import fit_restorer, settings_with
+from equirestore.restore.recipe import CANDIDATES, fit_restorer, settings_with
 from paper.compare import ms_per_image
 
 FONT_PACKAGES = (
@@ -256,7 +256,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"{r['restore_images_per_s']:,.0f} | {100 * r['linear_test_exact']:.2f}% | "
             f"{r['clean_accuracy']:.2f} -> {r['restored_accuracy']:.2f} ({cost:+.2f}) |"
         )
-    names = ["moment", "box", "linear", "features", "deep"]
+    names = list(CANDIDATES)
     tried = [
         c for c in names if any(c == d["candidate"] for r in res["rows"] for d in r["candidates"])
     ]
