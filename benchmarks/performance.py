@@ -228,27 +228,33 @@ def section_throughput(batches: tuple[int, ...]) -> list[dict[str, Any]]:
 
 @torch.inference_mode()
 def section_crossover() -> list[dict[str, Any]]:
-    """Direct vs FFT for one circular layer; ``auto`` should pick the faster one."""
+    """Direct vs FFT for one circular layer; ``auto`` should pick the faster one. The
+    float64 cases include the layers of the rotation estimators (1-D, 36 angle bins)."""
+    f32, f64 = torch.float32, torch.float64
     cases = [
-        (2, 32, 8, 256, (3, 5, 7, 9, 11, 15, 21, 32)),
-        (2, 32, 1, 1024, (3, 5, 7, 9, 11, 15, 21, 32)),
-        (2, 32, 32, 64, (3, 5, 7, 9, 11)),
-        (3, 24, 4, 16, (3, 5, 7, 9, 13, 24)),
+        (2, 32, 8, 256, (3, 5, 7, 9, 11, 15, 21, 32), f32),
+        (2, 32, 1, 1024, (3, 5, 7, 9, 11, 15, 21, 32), f32),
+        (2, 32, 32, 64, (3, 5, 7, 9, 11), f32),
+        (3, 24, 4, 16, (3, 5, 7, 9, 13, 24), f32),
+        (1, 36, 64, 500, (3, 5, 9, 36), f64),
+        (2, 32, 8, 256, (3, 5, 9, 32), f64),
+        (2, 32, 32, 64, (3, 5), f64),
     ]
     rows = []
-    for dims, n, ch, b, sizes in cases:
-        x = torch.rand(b, ch, *([n] * dims))
+    for dims, n, ch, b, sizes, dtype in cases:
+        x = torch.rand(b, ch, *([n] * dims), dtype=dtype)
         for k in sizes:
-            w = torch.rand(ch, ch, *([k] * dims))
+            w = torch.rand(ch, ch, *([k] * dims), dtype=dtype)
             t = {
                 m: seconds_per_call(lambda m=m, x=x, w=w: circular_conv(x, w, method=m), budget=0.3)
                 for m in ("direct", "fft")
             }
-            auto = "fft" if prefer_fft(ch, ch, (k,) * dims) else "direct"
+            auto = "fft" if prefer_fft(ch, ch, (k,) * dims, dtype) else "direct"
             best = min(t, key=lambda m: t[m])
             rows.append(
                 {
                     "dims": dims,
+                    "dtype": str(dtype).removeprefix("torch."),
                     "grid": n,
                     "channels": ch,
                     "batch": b,
@@ -261,8 +267,9 @@ def section_crossover() -> list[dict[str, Any]]:
                 }
             )
             print(
-                f"{dims}-D {n}^{dims} C={ch} B={b} k={k:2d}: direct {1000 * t['direct']:8.2f} ms"
-                f"  fft {1000 * t['fft']:8.2f} ms  auto={auto:6s} faster={best}",
+                f"{dims}-D {n}^{dims} {dtype} C={ch} B={b} k={k:2d}: "
+                f"direct {1000 * t['direct']:8.2f} ms  fft {1000 * t['fft']:8.2f} ms  "
+                f"auto={auto:6s} faster={best}",
                 flush=True,
             )
     return rows
@@ -444,13 +451,14 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         "## 2. Direct vs FFT circular convolution (one layer, C in = C out)",
         "",
-        "| dims | grid | C | batch | kernel | direct ms | FFT ms | auto picks | faster "
+        "| dims | dtype | grid | C | batch | kernel | direct ms | FFT ms | auto picks | faster "
         "| auto / best |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["crossover"]:
         lines.append(
-            f"| {r['dims']} | {r['grid']} | {r['channels']} | {r['batch']} | {r['kernel']} | "
+            f"| {r['dims']} | {r.get('dtype', 'float32')} | {r['grid']} | {r['channels']} | "
+            f"{r['batch']} | {r['kernel']} | "
             f"{r['direct_ms']:.2f} | {r['fft_ms']:.2f} | {r['auto']} | {r['faster']} | "
             f"{r['auto_loss']:.2f} |"
         )
@@ -500,6 +508,7 @@ def markdown(res: dict[str, Any]) -> str:
         "",
     ]
     lines += _onnx_table(res)
+    lines += _se2_table(res)
     return "\n".join(lines)
 
 
@@ -538,6 +547,64 @@ def onnx_markdown(res: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(head + _onnx_table(res))
+
+
+@torch.inference_mode()
+def section_se2(batch: int = 500) -> dict[str, Any]:
+    """The shipped ``mnist-se2`` restorer against equiadapt's learned rotation
+    canonicalizer (the architecture of ``paper.rotated_mnist``, untrained: its speed does
+    not depend on its weights), each alone and in front of the same Z2CNN, on MNIST test
+    digits (random images when MNIST is absent)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's paper/
+    from paper.rotated_mnist import build_equiadapt
+
+    try:
+        x = load_dataset("mnist", "test")[0][:batch]
+    except DatasetNotFoundError:
+        x = torch.rand(batch, 1, 32, 32)
+    se2 = equirestore.load_restorer("mnist-se2").eval()
+    equi = build_equiadapt(tuple(x.shape[1:]), seed=0).eval()
+    z2 = equi.predictor
+    t = {
+        "se2": seconds_per_call(lambda: se2(x)),
+        "se2_classify": seconds_per_call(lambda: z2(se2(x))),
+        "equiadapt_canonicalize": seconds_per_call(lambda: equi.canonicalizer(x)),
+        "equiadapt_classify": seconds_per_call(lambda: equi(x)),
+        "classify": seconds_per_call(lambda: z2(x)),
+    }
+    res: dict[str, Any] = {"batch": batch, **{f"{k}_img_s": batch / v for k, v in t.items()}}
+    res["se2_over_equiadapt"] = t["equiadapt_classify"] / t["se2"]
+    res["se2_classify_over_equiadapt"] = t["equiadapt_classify"] / t["se2_classify"]
+    res["se2_over_canonicalizer"] = t["equiadapt_canonicalize"] / t["se2"]
+    print(
+        f"se2 {res['se2_img_s']:.0f} img/s, equiadapt inference "
+        f"{res['equiadapt_classify_img_s']:.0f} img/s: x{res['se2_over_equiadapt']:.1f}",
+        flush=True,
+    )
+    return res
+
+
+def _se2_table(res: dict[str, Any]) -> list[str]:
+    r = res["se2"]
+    return [
+        "## 7. SE(2) restore against equiadapt's learned canonicalizer",
+        "",
+        "| what | images/s | SE(2) speed / this |",
+        "|---|---|---|",
+        f"| SE(2) restore (`mnist-se2`) | {r['se2_img_s']:,.0f} | 1 |",
+        f"| equiadapt canonicalizer alone | {r['equiadapt_canonicalize_img_s']:,.0f} | "
+        f"x{r['se2_over_canonicalizer']:.1f} |",
+        f"| equiadapt inference (canonicalizer + Z2CNN) | {r['equiadapt_classify_img_s']:,.0f} | "
+        f"x{r['se2_over_equiadapt']:.1f} |",
+        f"| SE(2) restore + Z2CNN | {r['se2_classify_img_s']:,.0f} | "
+        f"(x{r['se2_classify_over_equiadapt']:.1f} equiadapt inference) |",
+        f"| Z2CNN alone | {r['classify_img_s']:,.0f} | |",
+        "",
+        f"Batch {r['batch']} of MNIST test digits, medians of repeated calls in this run. "
+        "equiadapt: `paper.rotated_mnist.build_equiadapt` (4 rotations, 3 layers, 16 "
+        "channels), untrained; the Z2CNN is the one in front of it.",
+        "",
+    ]
 
 
 @torch.inference_mode()
@@ -602,6 +669,7 @@ def main() -> int:
         res["training"] = section_training(Path(d))
         res["memory"] = section_memory(Path(d))
         res["onnx"] = section_onnx(Path(d))
+    res["se2"] = section_se2()
     write_report(a.out, res, markdown, t0)
     return 0
 

@@ -76,19 +76,16 @@ class Canonicalized(nn.Module):
         return self.predictor(self.canonicalizer(x))
 
 
-def train_equiadapt(
-    images: Tensor, labels: Tensor, epochs: int, seed: int, batch_size: int = 128
-) -> nn.Module:
-    """equiadapt's rotation canonicalizer and a Z2CNN trained together (module docstring)."""
+def build_equiadapt(shape: tuple[int, ...], seed: int) -> Canonicalized:
+    """equiadapt's rotation canonicalizer (module docstring) in front of a Z2CNN, untrained,
+    for ``(C, H, W)`` images."""
     from equiadapt.images.canonicalization.discrete_group import (
         GroupEquivariantImageCanonicalization,
     )
     from equiadapt.images.canonicalization_networks import CustomEquivariantNetwork
     from omegaconf import OmegaConf
-    from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
-    shape = tuple(images.shape[1:])
     network = CustomEquivariantNetwork(
         shape, 16, 7, group_type="rotation", num_rotations=4, num_layers=3, device="cpu"
     )
@@ -96,7 +93,16 @@ def train_equiadapt(
     network.group_type, network.num_rotations = "rotation", 4
     hyper = OmegaConf.create({"beta": 1.0, "input_crop_ratio": 0.8, "resize_shape": shape[-1]})
     canonicalizer = GroupEquivariantImageCanonicalization(network, hyper, shape)
-    model = Canonicalized(canonicalizer, build_classifier("z2cnn", shape[0], 10))
+    return Canonicalized(canonicalizer, build_classifier("z2cnn", shape[0], 10))
+
+
+def train_equiadapt(
+    images: Tensor, labels: Tensor, epochs: int, seed: int, batch_size: int = 128
+) -> nn.Module:
+    """equiadapt's rotation canonicalizer and a Z2CNN trained together (module docstring)."""
+    from tqdm.auto import tqdm
+
+    model = build_equiadapt(tuple(images.shape[1:]), seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):

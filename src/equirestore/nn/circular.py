@@ -55,16 +55,26 @@ _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 #: (the transforms, then the channel mixing in the frequency domain), whatever the kernel.
 DIRECT_COST = {1: (0.005, 2.0, 8.0), 2: (0.005, 2.0, 8.0), 3: (0.005, 1.5, 2.0)}
 FFT_COST = {1: (1.0, 0.2), 2: (1.0, 0.2), 3: (1.5, 0.3)}
+#: In float64 the direct convolution's products cost ~10x their float32 time on this CPU
+#: (measured 6-30x for the multiply-heavy layers of the float64 section of
+#: ``benchmarks/performance.py``), its copies and the FFT ~2x: these scale the costs above.
+FLOAT64_SCALE = {"products": 10.0, "other": 2.0}
 
 
-def prefer_fft(c_in: int, c_out: int, kernel_size: tuple[int, ...]) -> bool:
-    """Whether ``method="auto"`` computes a layer with the FFT (see :data:`DIRECT_COST`)."""
+def prefer_fft(
+    c_in: int, c_out: int, kernel_size: tuple[int, ...], dtype: torch.dtype = torch.float32
+) -> bool:
+    """Whether ``method="auto"`` computes a layer with the FFT (see :data:`DIRECT_COST`
+    and, for ``float64``, :data:`FLOAT64_SCALE`)."""
     dims = len(kernel_size)
     a, b, c = DIRECT_COST[dims]
     d, e = FFT_COST[dims]
+    products, other = (
+        (FLOAT64_SCALE["products"], FLOAT64_SCALE["other"]) if dtype == torch.float64 else (1, 1)
+    )
     taps = math.prod(kernel_size)
-    direct = a * c_in * c_out * taps + (b * c_in if taps > 1 else 0.0) + c
-    return direct > d * (c_in + c_out) + e * c_in * c_out
+    direct = products * a * c_in * c_out * taps + other * ((b * c_in if taps > 1 else 0.0) + c)
+    return direct > other * (d * (c_in + c_out) + e * c_in * c_out)
 
 
 def _anchor(kernel_size: int, dilation: int) -> int:
@@ -148,7 +158,8 @@ def circular_conv(
     if method == "matmul":
         return _circulant_product(x.to(weight.dtype), fold_kernel(weight, spatial, dil))
     if method == "auto":
-        method = "fft" if (not fits or prefer_fft(x.shape[1], weight.shape[0], ks)) else "direct"
+        fft = not fits or prefer_fft(x.shape[1], weight.shape[0], ks, x.dtype)
+        method = "fft" if fft else "direct"
     if method == "direct" and not fits:
         # a kernel wider than the grid wraps onto itself: fold it onto the grid (indexed by
         # offset), then roll it so that the centred anchor of a full-size kernel reads it
