@@ -57,14 +57,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from equirestore.nn.features import (
-    FeatureConfig,
-    along_axis,
-    axis_ink_counts,
-    axis_occupancy,
-    box_cost,
-    box_profile,
-)
+from equirestore.nn.features import FeatureConfig, along_axis, axis_ink, box_cost, box_profile
 
 STEEPNESS = FeatureConfig().steepness
 
@@ -74,10 +67,12 @@ STEEPNESS = FeatureConfig().steepness
 THRESHOLDS = FeatureConfig().thresholds
 
 
-def occupancy(x: Tensor, threshold: float) -> list[Tensor]:
-    """Per spatial axis, ``(B, N_a)``: the occupancy of each slice of ``x (B, C, *N)`` at
-    ``threshold`` (:func:`~equirestore.nn.features.axis_occupancy`, default steepness)."""
-    return [o[:, 0] for o in axis_occupancy(x, (threshold,), STEEPNESS)]
+def ink(x: Tensor, threshold: float, counts: bool = True) -> tuple[list[Tensor], list[Tensor]]:
+    """Per spatial axis, ``(B, N_a)`` each: the occupancy of each slice of ``x (B, C, *N)``
+    at ``threshold`` and its inked pixels ``n_a`` (empty when not ``counts``;
+    :func:`~equirestore.nn.features.axis_ink`, default steepness)."""
+    occupancy, inked = axis_ink(x, threshold, STEEPNESS, counts)
+    return occupancy, inked or []
 
 
 def tie_break_scale(counts: Tensor, spatial: Sequence[int]) -> Tensor:
@@ -142,13 +137,12 @@ class BoxEstimator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         score = torch.zeros(x.shape[0], 1, *self.spatial, dtype=x.dtype, device=x.device)
-        occ = occupancy(x, self.threshold)
-        counts = axis_ink_counts(x, self.threshold, STEEPNESS) if self.tie_break else None
-        scale = tie_break_scale(counts[0], self.spatial) if counts is not None else None
+        occ, counts = ink(x, self.threshold, counts=self.tie_break)
+        scale = tie_break_scale(counts[0], self.spatial) if counts else None
         for a in range(self.dims):
             cost = getattr(self, f"cost{a}")
             profile = box_profile(occ[a], cost)
-            if counts is not None and scale is not None:
+            if scale is not None:
                 profile = profile + spread_profile(counts[a], cost, scale)
             score = score + along_axis(profile, a, self.dims)
         return score
@@ -186,17 +180,16 @@ def fit_box(
     for t in thresholds:
         strict = torch.ones(len(x), dtype=torch.bool)
         centres = []
-        chunks = [occupancy(x[i : i + chunk], t) for i in range(0, len(x), chunk)]
-        counted = [axis_ink_counts(x[i : i + chunk], t, STEEPNESS) for i in range(0, len(x), chunk)]
-        scale = torch.cat([tie_break_scale(c[0], spatial) for c in counted])
+        chunks = [ink(x[i : i + chunk], t) for i in range(0, len(x), chunk)]
+        scale = torch.cat([tie_break_scale(c[0], spatial) for _, c in chunks])
         for a, n in enumerate(spatial):
-            occ = torch.cat([o[a] for o in chunks])
-            counts = torch.cat([c[a] for c in counted])
+            occ = torch.cat([o[a] for o, _ in chunks])
+            counts = torch.cat([c[a] for _, c in chunks])
             idx = torch.arange(n, dtype=torch.float64)
-            ink = occ > 0
-            inked = ink.any(1)
-            lo = torch.where(ink, idx, torch.inf).amin(1)[inked]
-            hi = torch.where(ink, idx, -torch.inf).amax(1)[inked]
+            on = occ > 0
+            inked = on.any(1)
+            lo = torch.where(on, idx, torch.inf).amin(1)[inked]
+            hi = torch.where(on, idx, -torch.inf).amax(1)[inked]
             mid = float(((lo + hi) / 2).median()) if len(lo) else (n - 1) / 2
             axis_best: tuple[int, float, Tensor] | None = None
             for q in range(-4, 5):

@@ -122,24 +122,9 @@ def _excess(x: Tensor, thresholds: Sequence[float], steepness: float) -> tuple[T
     return F.relu(x.mean(1, keepdim=True) - t.view(1, -1, *([1] * dims))), k
 
 
-def axis_ink_counts(x: Tensor, threshold: float, steepness: float) -> list[Tensor]:
-    """Per spatial axis of ``x (B, C, *N)``, ``(B, N_a)``: how many pixels of each slice
-    are inked at ``threshold`` (the sum of the pixel indicators ``min(1, K relu(m - t))``;
-    whole numbers wherever every indicator is 0 or 1, as at ``t = 0`` on 8-bit images)."""
-    excess, k = _excess(x, (threshold,), steepness)
-    inked = _at_most_one(k.view(1, -1, *([1] * (x.dim() - 2))) * excess)[:, 0]  # (B, *N)
-    axes = list(range(1, inked.dim()))
-    return [inked.sum([a for a in axes if a != axis]) if len(axes) > 1 else inked for axis in axes]
-
-
-def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> list[Tensor]:
-    """Per spatial axis of ``x (B, C, *N)``, the occupancy ``(B, T, N_a)`` of each slice at
-    each threshold: ``min(1, sum over the slice of K relu(m - t))`` with ``m`` the channel
-    mean (exactly 1 where a pixel reaches ``t + 1/K``, 0 where none exceeds ``t``; ``K`` is
-    ``2 K C`` at ``t = 0``, see :class:`FeatureConfig`)."""
-    dims = x.dim() - 2
-    excess, k = _excess(x, thresholds, steepness)  # the indicator is min(1, k * excess)
-    axes = list(range(2, 2 + dims))
+def _occupancy(excess: Tensor, k: Tensor) -> list[Tensor]:
+    """:func:`axis_occupancy` from :func:`_excess`'s ``(excess, k)``."""
+    axes = list(range(2, excess.dim()))
     out = []
     for axis in axes:
         others = [a for a in axes if a != axis]
@@ -148,6 +133,33 @@ def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> 
         summed = excess.sum(others) if others else excess
         out.append(_at_most_one(k.view(1, -1, 1) * summed))
     return out
+
+
+def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> list[Tensor]:
+    """Per spatial axis of ``x (B, C, *N)``, the occupancy ``(B, T, N_a)`` of each slice at
+    each threshold: ``min(1, sum over the slice of K relu(m - t))`` with ``m`` the channel
+    mean (exactly 1 where a pixel reaches ``t + 1/K``, 0 where none exceeds ``t``; ``K`` is
+    ``2 K C`` at ``t = 0``, see :class:`FeatureConfig`)."""
+    return _occupancy(*_excess(x, thresholds, steepness))
+
+
+def axis_ink(
+    x: Tensor, threshold: float, steepness: float, counts: bool = True
+) -> tuple[list[Tensor], list[Tensor] | None]:
+    """Per spatial axis of ``x (B, C, *N)``, at one ``threshold``: the occupancy ``(B,
+    N_a)`` of each slice (:func:`axis_occupancy`) and, if ``counts``, how many of its
+    pixels are inked (the sum of the pixel indicators ``min(1, K relu(m - t))``; whole
+    numbers wherever every indicator is 0 or 1, as at ``t = 0`` on 8-bit images), from
+    one pass over the image."""
+    excess, k = _excess(x, (threshold,), steepness)
+    occupancy = [o[:, 0] for o in _occupancy(excess, k)]
+    if not counts:
+        return occupancy, None
+    inked = _at_most_one(k.view(1, -1, *([1] * (x.dim() - 2))) * excess)[:, 0]  # (B, *N)
+    axes = list(range(1, inked.dim()))
+    return occupancy, [
+        inked.sum([a for a in axes if a != axis]) if len(axes) > 1 else inked for axis in axes
+    ]
 
 
 def along_axis(profile: Tensor, axis: int, dims: int) -> Tensor:
