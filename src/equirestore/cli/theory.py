@@ -90,7 +90,9 @@ def check_aperiodic_command(a: argparse.Namespace) -> int:
     """Definition 4.2 on a named dataset split; exit status 1 if it is not aperiodic."""
     from equirestore.theory.aperiodic import check_aperiodic
 
-    images, _ = load_dataset(a.dataset, a.split, a.data_root, a.geometry, size=a.size)
+    images, _ = load_dataset(
+        a.dataset, a.split, a.data_root, a.geometry, size=a.size, download=a.download
+    )
     rep = check_aperiodic(images)
     print(
         f"{a.dataset}/{a.split} {tuple(images.shape)}: aperiodic = {rep.aperiodic} "
@@ -111,7 +113,9 @@ def construct_restorer_command(a: argparse.Namespace) -> int:
     from equirestore.restore.translation import TranslationRestorer
     from equirestore.theory.constructive import construct_restorer
 
-    images, _ = load_dataset(a.dataset, a.split, a.data_root, a.geometry, size=a.size)
+    images, _ = load_dataset(
+        a.dataset, a.split, a.data_root, a.geometry, size=a.size, download=a.download
+    )
     images = images[: a.limit]
     net, rep = construct_restorer(images, a.bits)
     for k, v in asdict(rep).items():

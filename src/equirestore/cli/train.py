@@ -41,7 +41,9 @@ def _restorer_images(a: argparse.Namespace) -> tuple[Tensor, str]:
         raise ValueError("pass exactly one of --dataset NAME or --folder DIR")
     if a.folder is not None:
         return load_folder(a.folder, a.size, a.grayscale), Path(a.folder).name or "folder"
-    images, _ = load_dataset(a.dataset, "train", a.data_root, a.geometry, size=a.size)
+    images, _ = load_dataset(
+        a.dataset, "train", a.data_root, a.geometry, size=a.size, download=a.download
+    )
     return images, a.dataset
 
 
@@ -97,7 +99,9 @@ def train_restorer_command(a: argparse.Namespace) -> int:
         date=time.strftime("%Y-%m-%d"),
     )
     if a.dataset is not None:
-        test, _ = load_dataset(a.dataset, "test", a.data_root, a.geometry, size=a.size)
+        test, _ = load_dataset(
+            a.dataset, "test", a.data_root, a.geometry, size=a.size, download=a.download
+        )
         record["test_rates"] = asdict(restore_rates(restorer.estimator, test))
     if not distributed.is_main():
         return 0
@@ -141,7 +145,9 @@ def train_classifier_command(a: argparse.Namespace) -> int:
     from equirestore.classifiers.training import train_classifier
     from equirestore.data import DATASETS
 
-    images, labels = load_dataset(a.dataset, "train", a.data_root, a.geometry, size=a.size)
+    images, labels = load_dataset(
+        a.dataset, "train", a.data_root, a.geometry, size=a.size, download=a.download
+    )
     arch = a.arch or DATASETS[a.dataset].classifier
     train_classifier(
         arch,

@@ -76,7 +76,9 @@ def train_rotation_command(a: argparse.Namespace, images: Tensor, name: str) -> 
     line = f"angle within one bin on {rot_record['n_holdout']:,} held-out rotated images: "
     line += f"{100 * measured:.2f}%"
     if a.dataset is not None:
-        test, _ = load_dataset(a.dataset, "test", a.data_root, a.geometry, size=a.size)
+        test, _ = load_dataset(
+            a.dataset, "test", a.data_root, a.geometry, size=a.size, download=a.download
+        )
         record["test"] = angle_rates(restorer, test, a.seed)
         line += "; test split: " + ", ".join(
             f"{k} {100 * v:.2f}%" for k, v in record["test"].items()

