@@ -144,3 +144,17 @@ def test_the_exported_layer_computes_the_eager_one(
     x = torch.randn(x_shape, generator=g, dtype=torch.float64)
     program = torch.export.export(layer, (x,))
     torch.testing.assert_close(program.module()(x), layer(x), rtol=0, atol=1e-12)
+
+
+def test_fft_batch_in_pieces_gives_every_sample_the_bits_it_gets_alone(monkeypatch):
+    from equirestore.nn import circular
+
+    torch.manual_seed(0)
+    x = torch.randn(7, 4, 12, dtype=torch.float64)
+    w = torch.randn(5, 4, 12, dtype=torch.float64)
+    whole = circular_conv(x, w, method="fft")  # one piece
+    # 2 samples per piece: 5 output channels x 7 frequencies x 16 bytes = 560 per sample
+    monkeypatch.setattr(circular, "MIX_BYTES", 1200)
+    pieces = circular_conv(x, w, method="fft")
+    alone = torch.cat([circular_conv(x[i : i + 1], w, method="fft") for i in range(7)])
+    assert torch.equal(pieces, whole) and torch.equal(alone, whole)

@@ -222,11 +222,22 @@ def kernel_spectrum(weight: Tensor, spatial: tuple[int, ...], dilation: tuple[in
     return torch.fft.rfftn(kernel, dim=tuple(range(-len(spatial), 0))).conj()
 
 
+#: Bytes of output spectrum :func:`_mix` accumulates at once without gradients: the
+#: batch is mixed in pieces of samples whose accumulator stays in the CPU cache (the
+#: float64 SE(2) estimator's 64 -> 128 layer: 2x faster than the whole batch at once).
+MIX_BYTES = 2**21
+
+
 def _mix(zf: Tensor, kf: Tensor) -> Tensor:
-    """``sum_c zf[:, c] * kf[:, c]``: ``(B, C_in, *F) x (C_out, C_in, *F) -> (B, C_out, *F)``."""
+    """``sum_c zf[:, c] * kf[:, c]``: ``(B, C_in, *F) x (C_out, C_in, *F) -> (B, C_out, *F)``,
+    accumulated over ``c`` in order, sample by sample (elementwise products only, so a
+    sample's bits never depend on the rest of the batch, nor on how it is split)."""
     grad = zf.requires_grad or kf.requires_grad
     if zf.shape[1] == 1 and kf.shape[0] == 1 and not grad:
         return zf.mul_(kf[:, 0])  # the common single-filter estimator: no new buffer
+    step = max(1, MIX_BYTES // (kf[:, 0].numel() * kf.element_size()))
+    if not grad and zf.shape[0] > step:
+        return torch.cat([_mix(z, kf) for z in zf.split(step)])
     yf = zf[:, 0:1] * kf[:, 0]
     for c in range(1, zf.shape[1]):
         z_c, k_c = zf[:, c : c + 1], kf[:, c]
