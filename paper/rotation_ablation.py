@@ -3,7 +3,7 @@
     python -m paper.rotation_ablation --out results/rotation_ablation
 
 Every variant is trained by :func:`~equirestore.restore.rotation_training.fit_rotation_restorer`
-with the default settings except its estimator's first layer and a smaller budget (the
+with the default settings except its estimator's local layers and a smaller budget (the
 first ``--n-train`` MNIST training digits, ``--epochs`` epochs), then tested on all 10,000
 MNIST test digits, each moved by a random sub-pixel offset and rotated by a uniform random
 angle: the fraction whose angle is estimated within one bin (10 degrees), overall and per
@@ -29,8 +29,14 @@ from equirestore.restore.rotation_training import (
     random_rotations,
 )
 
-#: (name, local channels, local kernel); the shipped default is ``RotationSettings()``
-VARIANTS = (("no local layer", 0, 5), ("local 64 x 5 (default)", 64, 5), ("local 64 x 9", 64, 9))
+#: (name, local channels, local kernel, local layers); the shipped default is
+#: ``RotationSettings()``
+VARIANTS = (
+    ("no local layer", 0, 5, 1),
+    ("local 64 x 5 (default)", 64, 5, 1),
+    ("local 64 x 9", 64, 9, 1),
+    ("local 64 x 5, three layers", 64, 5, 3),
+)
 
 
 @torch.no_grad()
@@ -51,7 +57,7 @@ def per_class_within(restorer: Any, images: torch.Tensor, labels: torch.Tensor, 
 def markdown(res: dict[str, Any]) -> str:
     """The table as Markdown."""
     lines = [
-        "# Rotation estimator: the first layer",
+        "# Rotation estimator: the local layers",
         "",
         f"{res['n_train']:,} MNIST training digits (a tenth held out to pick the epoch), "
         f"{res['epochs']} epochs, otherwise `RotationSettings()` defaults; test: all 10,000 "
@@ -85,9 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     train, _ = load_dataset("mnist", "train")
     test, labels = load_dataset("mnist", "test")
     rows = []
-    for name, local, kernel in VARIANTS:
+    for name, local, kernel, layers in VARIANTS:
         settings = dataclasses.replace(
-            RotationSettings(), local=local, local_kernel=kernel, epochs=a.epochs, seed=a.seed
+            RotationSettings(),
+            local=local,
+            local_kernel=kernel,
+            local_layers=layers,
+            epochs=a.epochs,
+            seed=a.seed,
         )
         restorer, record = fit_rotation_restorer(train[: a.n_train], settings=settings)
         overall, classes = per_class_within(restorer, test, labels, a.seed)

@@ -47,6 +47,10 @@ def test_the_default_estimator_is_local_then_full_size_and_exactly_equivariant_o
     assert report.exhaustive and report.elements_checked == 12
     with pytest.raises(ValueError, match="local_kernel"):
         RotationSettings(n_angle=12, local_kernel=13)
+    deeper = RotationSettings(n_radius=4, n_angle=12, local=3, local_layers=3, hidden=6)
+    assert deeper.network(4).config()["widths"] == [3, 3, 3, 6, 1]
+    with pytest.raises(ValueError, match="local_layers"):
+        RotationSettings(local_layers=0)
 
 
 def test_quarter_turns_are_estimated_exactly_in_degrees():

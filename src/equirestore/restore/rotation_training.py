@@ -49,8 +49,9 @@ class RotationSettings:
     n_angle: int = 36
     r_max: float | None = 14.0
     upsample: int = 2
-    local: int = 64  # channels of the local first layer (0: none)
+    local: int = 64  # channels of the local layers (0: none)
     local_kernel: int = 5
+    local_layers: int = 1
     hidden: int = 128
     copies: int = 1
     epochs: int = 8
@@ -64,13 +65,16 @@ class RotationSettings:
             raise ValueError("need n_angle >= 4, n_radius >= 1, hidden >= 1, copies >= 1")
         if self.local < 0 or not 1 <= self.local_kernel <= self.n_angle:
             raise ValueError("need local >= 0 and 1 <= local_kernel <= n_angle")
+        if self.local_layers < 1:
+            raise ValueError("need local_layers >= 1 (local = 0 turns the local layers off)")
 
     def network(self, in_channels: int) -> CanonicalNetwork:
-        """The estimator: ``[local (local_kernel)] -> hidden (full-size) -> 1 (full-size)``
-        circular layers over the angle, ReLU between them."""
+        """The estimator: ``[local (local_kernel)] x local_layers -> hidden (full-size) -> 1
+        (full-size)`` circular layers over the angle, ReLU between them."""
         widths, kernels = [self.hidden, 1], [self.n_angle, self.n_angle]
         if self.local:
-            widths, kernels = [self.local, *widths], [self.local_kernel, *kernels]
+            n = self.local_layers
+            widths, kernels = [self.local] * n + widths, [self.local_kernel] * n + kernels
         return CanonicalNetwork(in_channels, widths, kernel_size=kernels, dims=1)
 
 
