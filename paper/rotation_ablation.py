@@ -3,11 +3,14 @@
     python -m paper.rotation_ablation --out results/rotation_ablation
 
 Every variant is trained by :func:`~equirestore.restore.rotation_training.fit_rotation_restorer`
-with the default settings except its estimator's local layers and a smaller budget (the
-first ``--n-train`` MNIST training digits, ``--epochs`` epochs), then tested on all 10,000
-MNIST test digits, each moved by a random sub-pixel offset and rotated by a uniform random
-angle: the fraction whose angle is estimated within one bin (10 degrees), overall and per
-digit class (0, 1 and 8 look nearly the same upside down; a 6 upside down is a 9).
+with the default settings except its estimator's local layers - 1-D over the angle with
+the radii as channels (Section 5.2), or 2-D over (radius, angle)
+(:class:`~equirestore.nn.polar.PolarNetwork`) - and a smaller budget (the first
+``--n-train`` MNIST training digits, ``--epochs`` epochs, ``--copies`` rotated copies of
+each), then tested on all 10,000 MNIST test digits, each moved by a random sub-pixel
+offset and rotated by a uniform random angle: the fraction whose angle is estimated within
+one bin (10 degrees), overall and per digit class (0, 1 and 8 look nearly the same upside
+down; a 6 upside down is a 9).
 """
 
 from __future__ import annotations
@@ -29,13 +32,16 @@ from equirestore.restore.rotation_training import (
     random_rotations,
 )
 
-#: (name, local channels, local kernel, local layers); the shipped default is
-#: ``RotationSettings()``
-VARIANTS = (
-    ("no local layer", 0, 5, 1),
-    ("local 64 x 5 (default)", 64, 5, 1),
-    ("local 64 x 9", 64, 9, 1),
-    ("local 64 x 5, three layers", 64, 5, 3),
+#: (name, settings that differ from ``RotationSettings()``)
+VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("1-D: no local layer", {"local": 0}),
+    ("1-D: local 64 x 5 (default)", {}),
+    ("1-D: local 64 x 9", {"local_kernel": 9}),
+    ("1-D: local 64 x 5, three layers", {"local_layers": 3}),
+    ("2-D: local 16, 4 of 3 x 3", {"polar_local": (16, 4)}),
+    ("2-D: local 32, 4 of 3 x 3", {"polar_local": (32, 4)}),
+    ("2-D: local 32, 32, 4 of 3 x 3", {"polar_local": (32, 32, 4)}),
+    ("2-D: local 16, 4 of 5 x 5", {"polar_local": (16, 4), "polar_kernel": 5}),
 )
 
 
@@ -57,10 +63,12 @@ def per_class_within(restorer: Any, images: torch.Tensor, labels: torch.Tensor, 
 def markdown(res: dict[str, Any]) -> str:
     """The table as Markdown."""
     lines = [
-        "# Rotation estimator: the local layers",
+        "# Rotation estimator: the layers before the full-size ones",
         "",
         f"{res['n_train']:,} MNIST training digits (a tenth held out to pick the epoch), "
-        f"{res['epochs']} epochs, otherwise `RotationSettings()` defaults; test: all 10,000 "
+        f"{res['epochs']} epochs, {res['copies']} rotated "
+        f"cop{'y' if res['copies'] == 1 else 'ies'} of each, otherwise "
+        "`RotationSettings()` defaults; test: all 10,000 "
         "test digits, random sub-pixel offset and uniform random rotation. Within one bin: "
         "absolute angle error at most 10 degrees.",
         "",
@@ -85,20 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="results/rotation_ablation", help="output stem")
     p.add_argument("--n-train", type=int, default=22000, help="training digits used")
     p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--copies", type=int, default=1, help="rotated copies of each digit")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     t0 = time.perf_counter()
     train, _ = load_dataset("mnist", "train")
     test, labels = load_dataset("mnist", "test")
     rows = []
-    for name, local, kernel, layers in VARIANTS:
+    for name, changes in VARIANTS:
         settings = dataclasses.replace(
-            RotationSettings(),
-            local=local,
-            local_kernel=kernel,
-            local_layers=layers,
-            epochs=a.epochs,
-            seed=a.seed,
+            RotationSettings(), **changes, copies=a.copies, epochs=a.epochs, seed=a.seed
         )
         restorer, record = fit_rotation_restorer(train[: a.n_train], settings=settings)
         overall, classes = per_class_within(restorer, test, labels, a.seed)
@@ -117,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m paper.rotation_ablation " + " ".join(sys.argv[1:]),
         "n_train": a.n_train,
         "epochs": a.epochs,
+        "copies": a.copies,
         "seed": a.seed,
         "rows": rows,
     }

@@ -4,6 +4,7 @@ import torch
 from equirestore.checkpoint import CheckpointError
 from equirestore.groups.rotation import centroid, rotate
 from equirestore.nn.canonical import CanonicalNetwork
+from equirestore.nn.polar import PolarNetwork
 from equirestore.restore.hub import (
     load_restorer,
     load_rotation_restorer,
@@ -36,9 +37,31 @@ def test_rolling_the_polar_grid_by_one_bin_rolls_the_scores_by_one_bin():
             )
 
 
-def test_the_default_estimator_is_local_then_full_size_and_exactly_equivariant_over_every_bin():
-    s = RotationSettings(n_radius=4, n_angle=12, local=3, local_kernel=5, hidden=6)
+def test_the_polar_estimator_is_2d_local_then_full_size_and_exactly_equivariant():
+    s = RotationSettings(n_radius=4, n_angle=12, polar_local=(3, 2), hidden=6)
     net = s.network(4)
+    assert isinstance(net, PolarNetwork)
+    assert net.config() == {
+        "kind": "polar",
+        "in_channels": 4,
+        "n_radius": 4,
+        "n_angle": 12,
+        "local": [3, 2],
+        "kernel": 3,
+        "hidden": 6,
+    }
+    torch.manual_seed(0)
+    polar = torch.rand(3, 4, 12, dtype=torch.float64)
+    report = assert_equivariant(lambda p: net.double()(p), polar, group="polar", atol=1e-12)
+    assert report.exhaustive and report.elements_checked == 12
+    with pytest.raises(ValueError, match="polar_kernel"):
+        RotationSettings(polar_kernel=4)
+
+
+def test_the_default_estimator_is_the_1d_network_of_section_5_2_local_then_full_size():
+    s = RotationSettings(n_radius=4, n_angle=12, local=3, hidden=6)
+    net = s.network(4)
+    assert isinstance(net, CanonicalNetwork)
     cfg = net.config()
     assert cfg["widths"] == [3, 6, 1] and cfg["kernel_size"] == [5, 12, 12]
     torch.manual_seed(0)
@@ -47,10 +70,28 @@ def test_the_default_estimator_is_local_then_full_size_and_exactly_equivariant_o
     assert report.exhaustive and report.elements_checked == 12
     with pytest.raises(ValueError, match="local_kernel"):
         RotationSettings(n_angle=12, local_kernel=13)
-    deeper = RotationSettings(n_radius=4, n_angle=12, local=3, local_layers=3, hidden=6)
-    assert deeper.network(4).config()["widths"] == [3, 3, 3, 6, 1]
+    deeper = RotationSettings(n_radius=4, n_angle=12, local=3, local_layers=3)
+    assert deeper.network(4).config()["widths"] == [3, 3, 3, 128, 1]
     with pytest.raises(ValueError, match="local_layers"):
         RotationSettings(local_layers=0)
+
+
+def test_a_polar_estimator_checkpoint_loads_back_and_is_refused_as_a_translation_one(tmp_path):
+    torch.manual_seed(0)
+    net = RotationSettings(n_radius=4, n_angle=12, polar_local=(3,), hidden=5).network(8)
+    r = RotationRestorer(net, (2, 16, 16), n_radius=4, n_angle=12).eval()
+    save_restorer(r, tmp_path / "rot.pt")
+    back = load_rotation_restorer(tmp_path / "rot.pt")
+    x = torch.rand(3, 2, 16, 16)
+    assert torch.equal(back.scores(x), r.scores(x))
+    ckpt = torch.load(tmp_path / "rot.pt", weights_only=True)
+    ckpt["format"] = "equirestore.translation_restorer"
+    ckpt["input_shape"] = [2, 16, 16]
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="not a translation one"):
+        load_translation_restorer(tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="polar grid"):
+        RotationRestorer(net, (2, 16, 16), n_radius=4, n_angle=24)
 
 
 def test_quarter_turns_are_estimated_exactly_in_degrees():

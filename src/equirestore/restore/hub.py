@@ -25,9 +25,10 @@ from equirestore.checkpoint import (
     save_checkpoint,
 )
 from equirestore.nn.box import BoxEstimator
-from equirestore.nn.canonical import network_from_config
+from equirestore.nn.canonical import CanonicalNetwork, network_from_config
 from equirestore.nn.circular import CircularConv
 from equirestore.nn.features import FeatureConfig, FeatureEstimator
+from equirestore.nn.polar import PolarNetwork
 from equirestore.restore.rotation import FORMAT as ROTATION_FORMAT
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.se2 import FORMAT as SE2_FORMAT
@@ -134,7 +135,8 @@ def _with_weights(restorer: _R, ckpt: dict[str, Any], path: Path) -> _R:
 
 def estimator_from_config(config: dict[str, Any]) -> nn.Module:
     """Rebuild an estimator from its ``config()``: a :class:`FeatureEstimator`
-    (``kind == "features"``), a :class:`~equirestore.nn.box.BoxEstimator` (``"box"``) or a
+    (``kind == "features"``), a :class:`~equirestore.nn.box.BoxEstimator` (``"box"``), a
+    :class:`~equirestore.nn.polar.PolarNetwork` (``"polar"``, rotation) or a
     :class:`~equirestore.nn.CanonicalNetwork`."""
     config = dict(config)
     kind = config.pop("kind", "canonical")
@@ -144,6 +146,15 @@ def estimator_from_config(config: dict[str, Any]) -> nn.Module:
             float(config["threshold"]),
             list(config["centre"]),
             tie_break=bool(config.get("tie_break", False)),  # absent before the term
+        )
+    if kind == "polar":
+        return PolarNetwork(
+            int(config["in_channels"]),
+            int(config["n_radius"]),
+            int(config["n_angle"]),
+            [int(w) for w in config["local"]],
+            int(config["kernel"]),
+            int(config["hidden"]),
         )
     if kind == "features":
         return FeatureEstimator(
@@ -183,7 +194,10 @@ def _declared(path: Path) -> Iterator[None]:
 
 def _translation_from(ckpt: dict[str, Any], path: Path) -> TranslationRestorer:
     with _declared(path):
-        network = estimator_from_config(dict(ckpt["network"]))
+        config = dict(ckpt["network"])
+        if config.get("kind") == "polar":
+            raise ValueError("a polar estimator is a rotation estimator, not a translation one")
+        network = estimator_from_config(config)
         input_shape = tuple(int(v) for v in ckpt["input_shape"])
         _check_kernels_fit(network, input_shape)
         restorer = TranslationRestorer(network, input_shape, name=str(ckpt.get("name", path.stem)))
@@ -192,7 +206,11 @@ def _translation_from(ckpt: dict[str, Any], path: Path) -> TranslationRestorer:
 
 def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
     with _declared(path):
-        network = network_from_config(dict(ckpt["network"]))
+        config = dict(ckpt["network"])
+        if config.get("kind", "canonical") not in ("canonical", "polar"):
+            raise ValueError(f"a {config['kind']!r} estimator is not a rotation estimator")
+        network = estimator_from_config(config)
+        assert isinstance(network, PolarNetwork | CanonicalNetwork)
         c, h, w = (int(v) for v in ckpt["image_shape"])
         polar = dict(ckpt["polar"])
         restorer = RotationRestorer(

@@ -38,6 +38,7 @@ from equirestore._checks import check_batch
 from equirestore.checkpoint import detached_state
 from equirestore.groups.rotation import centroid, rotate, to_polar, upsample
 from equirestore.nn.canonical import CanonicalNetwork
+from equirestore.nn.polar import PolarNetwork
 from equirestore.restore.base import Restorer
 from equirestore.restore.estimator import peaks
 from equirestore.restore.training import TEMPERATURE
@@ -50,8 +51,8 @@ class RotationRestorer(Restorer):
     """Rotation estimator on polar images + inverse rotation.
 
     Args:
-        estimator: a 1-D :class:`CanonicalNetwork` with ``C * n_radius`` input channels
-            and one output channel.
+        estimator: a :class:`PolarNetwork`, or a 1-D :class:`CanonicalNetwork` with one
+            output channel; ``C * n_radius`` input channels.
         image_shape: ``(C, H, W)`` of the Cartesian images.
         n_radius, n_angle: the polar grid ``N_r x N_θ``; one angular bin is
             ``360 / n_angle`` degrees.
@@ -73,7 +74,7 @@ class RotationRestorer(Restorer):
 
     def __init__(
         self,
-        estimator: CanonicalNetwork,
+        estimator: PolarNetwork | CanonicalNetwork,
         image_shape: tuple[int, int, int],
         n_radius: int,
         n_angle: int,
@@ -91,7 +92,13 @@ class RotationRestorer(Restorer):
                 f"a rotation estimator is 1-D with C * n_radius = {c * n_radius} input "
                 f"channels; got dims={estimator.dims}, in_channels={estimator.in_channels}"
             )
-        if estimator.config()["widths"][-1] != 1:
+        if isinstance(estimator, PolarNetwork):
+            if (estimator.n_radius, estimator.n_angle) != (n_radius, n_angle):
+                raise ValueError(
+                    f"the estimator is made for a {estimator.n_radius} x {estimator.n_angle} "
+                    f"polar grid, not {n_radius} x {n_angle}"
+                )
+        elif estimator.config()["widths"][-1] != 1:
             raise ValueError("a rotation estimator must end in exactly one channel")
         if upsample < 1:
             raise ValueError(f"upsample must be >= 1, got {upsample}")

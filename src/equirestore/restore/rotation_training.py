@@ -1,10 +1,13 @@
 """Training a rotation restorer (Section 5.2) for upright images, as
 ``equirestore train-restorer --group rotation`` does.
 
-The estimator is Equation (2) in 1-D over the angle axis with the radius as channels: a
-local circular filter layer (``local`` channels, ``local_kernel`` bins), a full-size layer
-with ``hidden`` channels and a full-size filter to one channel, ReLU between them
-(:meth:`RotationSettings.network`; why the local layer: ``results/rotation_ablation.md``).
+The estimator (:meth:`RotationSettings.network`) is Equation (2) in 1-D over the angle
+axis with the radius as channels: a local circular filter layer (``local`` channels,
+``local_kernel`` bins), a full-size layer with ``hidden`` channels and a full-size filter to
+one channel, ReLU between them. With ``polar_local`` widths it starts instead with local
+2-D filters over (radius, angle) shared by all radii
+(:class:`~equirestore.nn.polar.PolarNetwork`): better at a small training budget, but
+slower to train and to run (``results/rotation_ablation.md``).
 It is trained with the translation objective on polar images of the
 training images, each
 
@@ -33,6 +36,7 @@ from torch import Tensor
 from equirestore.groups.rotation import rotate
 from equirestore.groups.translation import shift
 from equirestore.nn.canonical import CanonicalNetwork
+from equirestore.nn.polar import PolarNetwork
 from equirestore.restore.evaluation import angle_error
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.se2 import SE2Restorer
@@ -49,7 +53,9 @@ class RotationSettings:
     n_angle: int = 36
     r_max: float | None = 14.0
     upsample: int = 2
-    local: int = 64  # channels of the local layers (0: none)
+    polar_local: tuple[int, ...] = ()  # widths of 2-D local layers (PolarNetwork)
+    polar_kernel: int = 3
+    local: int = 64  # without polar_local: channels of the 1-D local layers (0: none)
     local_kernel: int = 5
     local_layers: int = 1
     hidden: int = 128
@@ -69,10 +75,23 @@ class RotationSettings:
             raise ValueError("need local >= 0 and 1 <= local_kernel <= n_angle")
         if self.local_layers < 1:
             raise ValueError("need local_layers >= 1 (local = 0 turns the local layers off)")
+        if any(w < 1 for w in self.polar_local) or self.polar_kernel % 2 == 0:
+            raise ValueError("need polar_local widths >= 1 and an odd polar_kernel")
 
-    def network(self, in_channels: int) -> CanonicalNetwork:
+    def network(self, in_channels: int) -> PolarNetwork | CanonicalNetwork:
         """The estimator: ``[local (local_kernel)] x local_layers -> hidden (full-size) -> 1
-        (full-size)`` circular layers over the angle, ReLU between them."""
+        (full-size)`` circular layers over the angle, ReLU between them; with
+        ``polar_local``, a :class:`PolarNetwork` (its 2-D layers, then the same full-size
+        ones)."""
+        if self.polar_local:
+            return PolarNetwork(
+                in_channels,
+                self.n_radius,
+                self.n_angle,
+                self.polar_local,
+                self.polar_kernel,
+                self.hidden,
+            )
         widths, kernels = [self.hidden, 1], [self.n_angle, self.n_angle]
         if self.local:
             n = self.local_layers
