@@ -146,15 +146,32 @@ def test_the_exported_layer_computes_the_eager_one(
     torch.testing.assert_close(program.module()(x), layer(x), rtol=0, atol=1e-12)
 
 
-def test_fft_batch_in_pieces_gives_every_sample_the_bits_it_gets_alone(monkeypatch):
+@pytest.mark.parametrize(
+    "c_in, c_out, setting",
+    [
+        (4, 5, None),  # elementwise, the whole batch at once
+        (4, 5, ("MIX_BYTES", 1200)),  # elementwise, 2 samples per piece (560 bytes each)
+        (32, 16, None),  # matrix products, one padded piece
+        (32, 16, ("MIX_PIECE", 16)),  # matrix products, several pieces
+    ],
+)
+def test_fft_gives_every_sample_the_bits_it_gets_alone_in_any_batch(
+    c_in, c_out, setting, monkeypatch
+):
     from equirestore.nn import circular
 
+    if setting is not None:
+        monkeypatch.setattr(circular, *setting)
     torch.manual_seed(0)
-    x = torch.randn(7, 4, 12, dtype=torch.float64)
-    w = torch.randn(5, 4, 12, dtype=torch.float64)
-    whole = circular_conv(x, w, method="fft")  # one piece
-    # 2 samples per piece: 5 output channels x 7 frequencies x 16 bytes = 560 per sample
-    monkeypatch.setattr(circular, "MIX_BYTES", 1200)
-    pieces = circular_conv(x, w, method="fft")
-    alone = torch.cat([circular_conv(x[i : i + 1], w, method="fft") for i in range(7)])
-    assert torch.equal(pieces, whole) and torch.equal(alone, whole)
+    x = torch.randn(40, c_in, 12, dtype=torch.float64)
+    w = torch.randn(c_out, c_in, 12, dtype=torch.float64)
+    whole = circular_conv(x, w, method="fft")
+    alone = torch.cat([circular_conv(x[i : i + 1], w, method="fft") for i in range(40)])
+    assert torch.equal(alone, whole)
+    for trial in range(5):  # each sample among others, at another place in its piece
+        order = torch.randperm(40)
+        others = torch.randn(40, c_in, 12, dtype=torch.float64)
+        n = 7 + 5 * trial
+        mixed = torch.cat([x[order[:n]], others[: 3 + trial]])
+        assert torch.equal(circular_conv(mixed, w, method="fft")[:n], whole[order[:n]])
+    torch.testing.assert_close(whole, circular_conv(x, w, method="direct"), rtol=0, atol=1e-10)

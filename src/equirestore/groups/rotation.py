@@ -26,9 +26,9 @@ Convention (used everywhere in equirestore):
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 Centre = tuple[float, float] | Tensor | None
@@ -92,23 +92,32 @@ def sample(x: Tensor, rows: Tensor, cols: Tensor, wrap: bool = False) -> Tensor:
     Returns ``(B, C, *P)`` in ``x``'s dtype.
     """
     b, c, h, w = x.shape
-    r0, c0 = torch.floor(rows), torch.floor(cols)
-    fr, fc = (rows - r0).to(x.dtype), (cols - c0).to(x.dtype)
-    r0, c0 = r0.long(), c0.long()
-    flat = x.reshape(b, c, h * w)
-    out = x.new_zeros((b, c, rows[0].numel()))
-    for dr, dc, weight in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
-                           (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):  # fmt: skip
-        rr, cc = r0 + dr, c0 + dc
-        if wrap:
-            inside = torch.ones_like(rr, dtype=torch.bool)
-            rr, cc = torch.remainder(rr, h), torch.remainder(cc, w)
-        else:
-            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            rr, cc = rr.clamp(0, h - 1), cc.clamp(0, w - 1)
-        index = (rr * w + cc).reshape(b, 1, -1).expand(b, c, -1)
-        values = torch.gather(flat, 2, index)
-        out = out + values * (weight * inside.to(x.dtype)).reshape(b, 1, -1)
+    r0f, c0f = torch.floor(rows), torch.floor(cols)
+    fr, fc = (rows - r0f).to(x.dtype), (cols - c0f).to(x.dtype)
+    r0, c0 = r0f.long(), c0f.long()
+    weights = [(1 - fr) * (1 - fc), (1 - fr) * fc, fr * (1 - fc), fr * fc]
+    if wrap:
+        r0, c0 = torch.remainder(r0, h), torch.remainder(c0, w)
+        r1 = torch.where(r0 == h - 1, 0, r0 + 1)
+        c1 = torch.where(c0 == w - 1, 0, c0 + 1)
+    else:
+        r1, c1 = r0 + 1, c0 + 1
+        rows_in = [((r >= 0) & (r < h)).to(x.dtype) for r in (r0, r1)]
+        cols_in = [((q >= 0) & (q < w)).to(x.dtype) for q in (c0, c1)]
+        weights = [wt * rows_in[i // 2] * cols_in[i % 2] for i, wt in enumerate(weights)]
+        r0, r1, c0, c1 = (
+            r0.clamp(0, h - 1),
+            r1.clamp(0, h - 1),
+            c0.clamp(0, w - 1),
+            c1.clamp(0, w - 1),
+        )
+    # the four neighbours of every point in one gather: (B, 4 * P)
+    index = torch.stack([r0 * w + c0, r0 * w + c1, r1 * w + c0, r1 * w + c1], 1).reshape(b, 1, -1)
+    values = torch.gather(x.reshape(b, c, h * w), 2, index.expand(b, c, -1))
+    values = values.view(b, c, 4, -1)
+    out = values[:, :, 0] * weights[0].reshape(b, 1, -1)
+    for k in (1, 2, 3):  # in this order, as the bilinear formula reads
+        out = out + values[:, :, k] * weights[k].reshape(b, 1, -1)
     return out.view(b, c, *rows.shape[1:])
 
 
@@ -167,20 +176,44 @@ def rotate(x: Tensor, degrees: Tensor, centre: Centre = None, wrap: bool = False
     return sample(x, src_r, src_c, wrap)
 
 
+@lru_cache(maxsize=32)
+def _bicubic_matrix(n: int, factor: int, wrap: bool) -> Tensor:
+    """``(factor * n, n)`` float64: row ``o`` holds the bicubic weights (Keys, ``a = -0.75``,
+    as ``F.interpolate(mode="bicubic", align_corners=False)``) of output sample ``o`` at
+    source coordinate ``(o + 1/2) / factor - 1/2``; taps past the border wrap (``wrap``)
+    or are clamped onto it (as ``F.interpolate`` does)."""
+    a = -0.75
+
+    def cubic(t: float) -> float:
+        t = abs(t)
+        if t <= 1:
+            return ((a + 2) * t - (a + 3)) * t * t + 1
+        return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+
+    m = torch.zeros(factor * n, n, dtype=torch.float64)
+    for o in range(factor * n):
+        s = (o + 0.5) / factor - 0.5
+        i = math.floor(s)
+        t = s - i
+        for k, weight in zip(
+            (i - 1, i, i + 1, i + 2),
+            (cubic(1 + t), cubic(t), cubic(1 - t), cubic(2 - t)),
+            strict=True,
+        ):
+            m[o, k % n if wrap else min(max(k, 0), n - 1)] += weight
+    return m
+
+
 def upsample(x: Tensor, factor: int, wrap: bool = False) -> Tensor:
-    """Bicubic ``factor``x enlargement of ``(B, C, H, W)``; with ``wrap`` the image is
-    treated as periodic (padded circularly by 2 pixels first, then cropped), so that a
-    circular shift by ``s`` becomes a circular shift by ``factor * s``. Pixel ``(i, j)``
+    """Bicubic ``factor``x enlargement of ``(B, C, H, W)`` (the weights of
+    ``F.interpolate(mode="bicubic", align_corners=False)``, applied as two matrix products
+    per image: the same values up to rounding, several times faster on small images). With
+    ``wrap`` the image is treated as periodic, so that a circular shift by ``s`` becomes a
+    circular shift by ``factor * s``; otherwise the border is extended. Pixel ``(i, j)``
     lands at ``factor * (i, j) + (factor - 1) / 2``."""
     if factor == 1:
         return x
-    if not wrap:
-        return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)
-    big = F.interpolate(
-        F.pad(x, (2, 2, 2, 2), mode="circular"),
-        scale_factor=factor,
-        mode="bicubic",
-        align_corners=False,
-    )
-    p = 2 * factor
-    return big[..., p:-p, p:-p]
+    h, w = x.shape[-2:]
+    rows = _bicubic_matrix(h, factor, wrap).to(x.device, x.dtype)
+    cols = _bicubic_matrix(w, factor, wrap).to(x.device, x.dtype)
+    return rows @ x @ cols.T

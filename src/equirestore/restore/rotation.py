@@ -129,9 +129,8 @@ class RotationRestorer(Restorer):
         x = check_batch(x, self.image_shape[0], 2, self.image_shape[1:])
         wrap = self.centre == "centroid"
         f = self.upsample
-        # float32 for the enlargement (onnxruntime has no float64 bicubic resize); the
-        # polar resampling and the estimator run in the score dtype
-        big = upsample(x.float(), f, wrap).to(self.score_dtype)
+        # the enlargement, the polar resampling and the estimator run in the score dtype
+        big = upsample(x.to(self.score_dtype), f, wrap)
         # pixel (i, j) lands at f (i, j) + (f - 1) / 2; the image's middle stays the middle
         centre = centroid(x) * f + (f - 1) / 2 if wrap else None
         return to_polar(big, self.n_radius, self.n_angle, centre, self.r_max * f, wrap)
