@@ -573,9 +573,11 @@ def section_se2(batch: int = 500) -> dict[str, Any]:
         "classify": seconds_per_call(lambda: z2(x)),
     }
     res: dict[str, Any] = {"batch": batch, **{f"{k}_img_s": batch / v for k, v in t.items()}}
-    res["se2_over_equiadapt"] = t["equiadapt_classify"] / t["se2"]
-    res["se2_classify_over_equiadapt"] = t["equiadapt_classify"] / t["se2_classify"]
-    res["se2_over_canonicalizer"] = t["equiadapt_canonicalize"] / t["se2"]
+    # the ratios from back-to-back timings: the machine's speed drifts between the
+    # sequential medians above by tens of percent
+    res["se2_over_equiadapt"] = interleaved_ratio(lambda: equi(x), lambda: se2(x))
+    res["se2_classify_over_equiadapt"] = interleaved_ratio(lambda: equi(x), lambda: z2(se2(x)))
+    res["se2_over_canonicalizer"] = interleaved_ratio(lambda: equi.canonicalizer(x), lambda: se2(x))
     print(
         f"se2 {res['se2_img_s']:.0f} img/s, equiadapt inference "
         f"{res['equiadapt_classify_img_s']:.0f} img/s: x{res['se2_over_equiadapt']:.1f}",
@@ -600,7 +602,9 @@ def _se2_table(res: dict[str, Any]) -> list[str]:
         f"(x{r['se2_classify_over_equiadapt']:.1f} equiadapt inference) |",
         f"| Z2CNN alone | {r['classify_img_s']:,.0f} | |",
         "",
-        f"Batch {r['batch']} of MNIST test digits, medians of repeated calls in this run. "
+        f"Batch {r['batch']} of MNIST test digits. Images/s: medians of repeated calls, one "
+        "measurement after the other; the ratios: medians over rounds of the two timed back "
+        "to back (`interleaved_ratio`), which the machine's drift does not skew. "
         "equiadapt: `paper.rotated_mnist.build_equiadapt` (4 rotations, 3 layers, 16 "
         "channels), untrained; the Z2CNN is the one in front of it.",
         "",

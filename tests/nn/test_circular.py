@@ -151,8 +151,8 @@ def test_the_exported_layer_computes_the_eager_one(
     [
         (4, 5, None),  # elementwise, the whole batch at once
         (4, 5, ("MIX_BYTES", 1200)),  # elementwise, 2 samples per piece (560 bytes each)
-        (32, 16, None),  # matrix products, one padded piece
-        (32, 16, ("MIX_PIECE", 16)),  # matrix products, several pieces
+        (64, 64, None),  # matrix products, one padded piece
+        (64, 64, ("MIX_PIECE", 16)),  # matrix products, several pieces
     ],
 )
 def test_fft_gives_every_sample_the_bits_it_gets_alone_in_any_batch(

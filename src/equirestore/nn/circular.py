@@ -74,7 +74,8 @@ def prefer_fft(
     )
     taps = math.prod(kernel_size)
     direct = products * a * c_in * c_out * taps + other * ((b * c_in if taps > 1 else 0.0) + c)
-    return direct > other * (d * (c_in + c_out) + e * c_in * c_out)
+    mix = e * c_in * c_out * (MATMUL_MIX_SCALE if min(c_in, c_out) >= MIX_MATMUL else 1.0)
+    return direct > other * (d * (c_in + c_out) + mix)
 
 
 def _anchor(kernel_size: int, dilation: int) -> int:
@@ -227,11 +228,16 @@ def kernel_spectrum(weight: Tensor, spatial: tuple[int, ...], dilation: tuple[in
 #: cache.
 MIX_BYTES = 2**21
 
-#: From this many input times output channels :func:`_mix` mixes without gradients by
+#: From this many input and output channels :func:`_mix` mixes without gradients by
 #: matrix products, one per frequency, on pieces of exactly :data:`MIX_PIECE` samples (the
-#: float64 SE(2) estimator's 64 -> 128 layer: about 3x faster than elementwise).
-MIX_MATMUL = 256
+#: float64 SE(2) estimator's 64 -> 128 layer: about 3x faster than elementwise; with
+#: fewer channels the products are too small to gain, section 2 of
+#: ``benchmarks/performance.py``).
+MIX_MATMUL = 64
 MIX_PIECE = 64
+#: The mixing term of :data:`FFT_COST` is scaled by this where :func:`_mix` multiplies
+#: matrices.
+MATMUL_MIX_SCALE = 0.4
 
 
 def _mix(zf: Tensor, kf: Tensor) -> Tensor:
@@ -239,16 +245,16 @@ def _mix(zf: Tensor, kf: Tensor) -> Tensor:
 
     A sample's bits never depend on the rest of the batch, nor on how it is split. With
     gradients, and for few channels, the products are accumulated elementwise over ``c``
-    in order, sample by sample. Without gradients, from :data:`MIX_MATMUL` channel pairs,
-    by matrix products on pieces of exactly :data:`MIX_PIECE` samples (the last padded with
-    zeros): every product has the same shape, and each of its rows is summed the same way
-    wherever it sits (tested).
+    in order, sample by sample. Without gradients, with at least :data:`MIX_MATMUL`
+    channels in and out, by matrix products on pieces of exactly :data:`MIX_PIECE` samples
+    (the last padded with zeros): every product has the same shape, and each of its rows
+    is summed the same way wherever it sits (tested).
     """
     grad = zf.requires_grad or kf.requires_grad
     c_out, c_in = kf.shape[:2]
     if grad:
         return _accumulate(zf, kf, grad)
-    if c_in * c_out >= MIX_MATMUL:
+    if min(c_in, c_out) >= MIX_MATMUL:
         k = kf.reshape(c_out, c_in, -1).permute(2, 1, 0)  # (F, C_in, C_out)
         z = zf.reshape(zf.shape[0], c_in, -1).permute(2, 0, 1)  # (F, B, C_in)
         pieces = []
