@@ -535,18 +535,18 @@ def _onnx_table(res: dict[str, Any]) -> list[str]:
     return lines
 
 
-def onnx_markdown(res: dict[str, Any]) -> str:
-    """The report of ``--sections onnx`` alone."""
+def _alone_markdown(res: dict[str, Any], title: str, table: list[str]) -> str:
+    """The report of one section run alone (``--sections onnx`` or ``se2``)."""
     hw = res["hardware"]
     head = [
-        "# Performance: the exported model",
+        f"# Performance: {title}",
         "",
         f"Command: `{res['command']}`; {hw['cores']} cores ({hw['cpu']}), "
         f"{hw['torch_threads']} torch threads, torch {hw['torch']}; {res['date']}; wall time "
-        f"{res['seconds']:.0f} s.",
+        f"{res['seconds']:.0f} s. The section ran alone, in a fresh process.",
         "",
     ]
-    return "\n".join(head + _onnx_table(res))
+    return "\n".join(head + table)
 
 
 @torch.inference_mode()
@@ -654,7 +654,10 @@ def main() -> int:
     p.add_argument("--out", default="results/performance", help="output stem (.md and .json)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     p.add_argument(
-        "--sections", choices=["all", "onnx"], default="all", help="all sections, or only ONNX"
+        "--sections",
+        choices=["all", "onnx", "se2"],
+        default="all",
+        help="all sections, or only the ONNX (6) or the SE(2) (7) one, in a fresh process",
     )
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -664,7 +667,13 @@ def main() -> int:
     if a.sections == "onnx":
         with tempfile.TemporaryDirectory() as d:
             res["onnx"] = section_onnx(Path(d))
-        write_report(a.out, res, onnx_markdown, t0)
+        write_report(
+            a.out, res, lambda r: _alone_markdown(r, "the exported model", _onnx_table(r)), t0
+        )
+        return 0
+    if a.sections == "se2":
+        res["se2"] = section_se2()
+        write_report(a.out, res, lambda r: _alone_markdown(r, "SE(2) restore", _se2_table(r)), t0)
         return 0
     with tempfile.TemporaryDirectory() as d:
         res["throughput"] = section_throughput((1, 64, 4096))
