@@ -1,6 +1,7 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
 from equirestore.groups.rotation import centroid, polar_grid, rotate, to_polar
 
@@ -75,3 +76,25 @@ def test_centroid_is_the_float64_circular_mean_without_a_float64_atan():
         z = torch.atan2((profile * phase.sin()).sum(1), (profile * phase.cos()).sum(1))
         expected = torch.remainder(z, 2 * math.pi) * n / (2 * math.pi)
         torch.testing.assert_close(out[:, axis - 1], expected, rtol=0, atol=1e-12)
+
+
+def test_upsample_exports_first_and_still_runs_eagerly():
+    """The bicubic weights are cached as plain floats: exporting before any eager call
+    (a fresh process) must not leave a traced tensor in the cache."""
+    from equirestore.groups import rotation
+
+    rotation._bicubic_weights.cache_clear()
+
+    class Up(torch.nn.Module):
+        def forward(self, x):
+            return rotation.upsample(x, 2, wrap=True)
+
+    x = torch.rand(3, 1, 12, 10)
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(Up(), (x,), dynamic_shapes={"x": {0: batch}})
+    y = torch.rand(5, 1, 12, 10)
+    torch.testing.assert_close(program.module()(y), Up()(y), rtol=0, atol=0)
+    reference = F.interpolate(
+        F.pad(y, (2, 2, 2, 2), mode="circular"), scale_factor=2, mode="bicubic"
+    )[..., 4:-4, 4:-4]
+    torch.testing.assert_close(Up()(y), reference, rtol=0, atol=1e-6)

@@ -177,11 +177,12 @@ def rotate(x: Tensor, degrees: Tensor, centre: Centre = None, wrap: bool = False
 
 
 @lru_cache(maxsize=32)
-def _bicubic_matrix(n: int, factor: int, wrap: bool) -> Tensor:
-    """``(factor * n, n)`` float64: row ``o`` holds the bicubic weights (Keys, ``a = -0.75``,
-    as ``F.interpolate(mode="bicubic", align_corners=False)``) of output sample ``o`` at
-    source coordinate ``(o + 1/2) / factor - 1/2``; taps past the border wrap (``wrap``)
-    or are clamped onto it (as ``F.interpolate`` does)."""
+def _bicubic_weights(n: int, factor: int, wrap: bool) -> tuple[tuple[float, ...], ...]:
+    """``(factor * n) x n`` weights: row ``o`` holds the bicubic weights (Keys, ``a =
+    -0.75``, as ``F.interpolate(mode="bicubic", align_corners=False)``) of output sample
+    ``o`` at source coordinate ``(o + 1/2) / factor - 1/2``; taps past the border wrap
+    (``wrap``) or are clamped onto it (as ``F.interpolate`` does). Plain floats, so that
+    what is cached never is a tensor made while tracing."""
     a = -0.75
 
     def cubic(t: float) -> float:
@@ -190,18 +191,20 @@ def _bicubic_matrix(n: int, factor: int, wrap: bool) -> Tensor:
             return ((a + 2) * t - (a + 3)) * t * t + 1
         return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
 
-    m = torch.zeros(factor * n, n, dtype=torch.float64)
+    rows = []
     for o in range(factor * n):
         s = (o + 0.5) / factor - 0.5
         i = math.floor(s)
         t = s - i
+        row = [0.0] * n
         for k, weight in zip(
             (i - 1, i, i + 1, i + 2),
             (cubic(1 + t), cubic(t), cubic(1 - t), cubic(2 - t)),
             strict=True,
         ):
-            m[o, k % n if wrap else min(max(k, 0), n - 1)] += weight
-    return m
+            row[k % n if wrap else min(max(k, 0), n - 1)] += weight
+        rows.append(tuple(row))
+    return tuple(rows)
 
 
 def upsample(x: Tensor, factor: int, wrap: bool = False) -> Tensor:
@@ -214,6 +217,6 @@ def upsample(x: Tensor, factor: int, wrap: bool = False) -> Tensor:
     if factor == 1:
         return x
     h, w = x.shape[-2:]
-    rows = _bicubic_matrix(h, factor, wrap).to(x.device, x.dtype)
-    cols = _bicubic_matrix(w, factor, wrap).to(x.device, x.dtype)
+    rows = torch.tensor(_bicubic_weights(h, factor, wrap), dtype=x.dtype, device=x.device)
+    cols = torch.tensor(_bicubic_weights(w, factor, wrap), dtype=x.dtype, device=x.device)
     return rows @ x @ cols.T

@@ -269,6 +269,8 @@ def _mix(zf: Tensor, kf: Tensor) -> Tensor:
     if c_in == 1 and c_out == 1:
         return zf.mul_(kf[:, 0])  # the common single-filter estimator: no new buffer
     step = max(1, MIX_BYTES // (kf[:, 0].numel() * kf.element_size()))
+    if zf.shape[0] <= step:
+        return _accumulate(zf, kf, grad)
     return torch.cat([_accumulate(z, kf, grad) for z in zf.split(step)])
 
 
