@@ -22,40 +22,26 @@ def test_every_roll_of_the_angle_axis_rolls_the_output_exactly_in_float64():
 
 def test_the_float32_local_layers_are_bitwise_equivariant():
     """They compute in float32 in every dtype; the features they hand on roll bitwise."""
-    net = _net()
-    polar = torch.rand(64, 10, 12)
-
-    def local(x):
-        h = x.reshape(len(x), 2, 5, 12)
-        for conv in net.local:
-            h = torch.relu(
-                torch.nn.functional.conv2d(
-                    torch.nn.functional.pad(h, (1, 1, 0, 0), mode="circular"),
-                    conv.weight,
-                    conv.bias,
-                    padding=(1, 0),
-                )
-            )
-        return h
-
-    base = local(polar)
-    for k in range(12):
-        assert torch.equal(local(torch.roll(polar, k, -1)), torch.roll(base, k, -1))
+    for net in (_net(), _net().double()):
+        polar = torch.rand(64, 10, 12, dtype=torch.float64)
+        base = net.local_features(polar)
+        assert base.dtype == torch.float32 and base.shape == (64, 3, 5, 12)
+        for k in range(12):
+            rolled = net.local_features(torch.roll(polar, k, -1))
+            assert torch.equal(rolled, torch.roll(base, k, -1))
 
 
 def test_the_radius_axis_is_zero_padded_not_wrapped():
     """Ink on the outermost ring alone reaches the innermost ring's features only through
     the full-size layers, never through a wrapped local filter."""
-    torch.manual_seed(0)
     net = PolarNetwork(4, n_radius=4, n_angle=8, local=[2], kernel=3, hidden=3)
+    with torch.no_grad():  # positive filters, no bias: anything that wraps would show
+        net.local[0].weight.fill_(1.0)
+        net.local[0].bias.zero_()
     x = torch.zeros(1, 4, 8)
     x[0, 3] = 1.0  # the outermost ring
-    h = torch.nn.functional.conv2d(
-        torch.nn.functional.pad(x.reshape(1, 1, 4, 8), (1, 1, 0, 0), mode="circular"),
-        net.local[0].weight,
-        None,
-        padding=(1, 0),
-    )
+    h = net.local_features(x)
+    assert h[0, :, 2].gt(0).all()  # the ring next to it saw the ink
     assert torch.equal(h[0, :, 0], torch.zeros(2, 8))  # the innermost ring saw nothing
 
 

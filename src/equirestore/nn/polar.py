@@ -89,7 +89,9 @@ class PolarNetwork(nn.Module):
         """The constructor arguments and ``kind: "polar"`` (stored in checkpoints)."""
         return {**self._config, "local": list(self._config["local"])}
 
-    def forward(self, x: Tensor) -> Tensor:
+    def local_features(self, x: Tensor) -> Tensor:
+        """The local layers' output, float32: ``(B, C * N_r, N_θ) -> (B, local[-1], N_r,
+        N_θ)``."""
         b, _, a = x.shape
         if a != self.n_angle:
             raise ValueError(f"expected {self.n_angle} angular bins, got {a}")
@@ -100,4 +102,8 @@ class PolarNetwork(nn.Module):
             h = F.pad(h, (p, p, 0, 0), mode="circular")  # around the angle axis
             w, bias = conv.weight.float(), cast(Tensor, conv.bias).float()
             h = torch.relu(F.conv2d(h, w, bias, padding=(p, 0)))  # zeros past the radii
-        return self.full(h.reshape(b, -1, a).to(x.dtype))
+        return h
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.local_features(x)
+        return self.full(h.reshape(len(h), -1, self.n_angle).to(x.dtype))
