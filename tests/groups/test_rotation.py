@@ -3,7 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from equirestore.groups.rotation import centroid, polar_grid, rotate, to_polar
+from equirestore.groups.rotation import centroid, polar_grid, rotate, sample, to_polar
 
 
 def test_angle_zero_points_right_and_angles_turn_towards_up():
@@ -98,3 +98,55 @@ def test_upsample_exports_first_and_still_runs_eagerly():
         F.pad(y, (2, 2, 2, 2), mode="circular"), scale_factor=2, mode="bicubic"
     )[..., 4:-4, 4:-4]
     torch.testing.assert_close(Up()(y), reference, rtol=0, atol=1e-6)
+
+
+def _keys(d: float, a: float = -0.75) -> float:
+    d = abs(d)
+    if d <= 1:
+        return (a + 2) * d**3 - (a + 3) * d**2 + 1
+    return a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a if d < 2 else 0.0
+
+
+def test_sample_is_bilinear_or_bicubic_zero_outside_or_periodic():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 6, 7, dtype=torch.float64, generator=g)
+    rows = torch.tensor([[2.25, 0.5, -0.5, 5.75], [3.0, 1.8, 6.4, -1.2]], dtype=torch.float64)
+    cols = torch.tensor([[3.5, 0.25, 4.0, 6.5], [1.1, -0.3, 2.2, 7.9]], dtype=torch.float64)
+    taps = {"bilinear": (0, 1), "bicubic": (-1, 0, 1, 2)}
+    for mode, offsets in taps.items():
+        for wrap in (False, True):
+            out = sample(x, rows, cols, wrap, mode)
+            ref = torch.zeros_like(out)
+            for b in range(2):
+                for p in range(4):
+                    r, c = rows[b, p].item(), cols[b, p].item()
+                    for dr in offsets:
+                        for dc in offsets:
+                            i, j = math.floor(r) + dr, math.floor(c) + dc
+                            if mode == "bilinear":
+                                wt = (1 - abs(r - i)) * (1 - abs(c - j))
+                            else:
+                                wt = _keys(r - i) * _keys(c - j)
+                            if wrap:
+                                i, j = i % 6, j % 7
+                            elif not (0 <= i < 6 and 0 <= j < 7):
+                                continue
+                            ref[b, :, p] += wt * x[b, :, i, j]
+            torch.testing.assert_close(out, ref, atol=1e-12, rtol=0)
+            # each sample on its own gives the same bits as in the batch
+            assert torch.equal(sample(x[1:], rows[1:], cols[1:], wrap, mode), out[1:])
+    far = sample(x, rows + 100, cols, False, "bicubic")
+    assert far.abs().sum() == 0
+
+
+def test_rotate_bicubic_keeps_more_detail_than_bilinear():
+    g = torch.Generator().manual_seed(1)
+    disc = torch.cartesian_prod(torch.arange(25.0), torch.arange(25.0)).sub(12).norm(dim=1) < 9
+    x = torch.rand(4, 1, 25, 25, dtype=torch.float64, generator=g)
+    x = F.avg_pool2d(x, 3, 1, 1, count_include_pad=False) * disc.view(1, 1, 25, 25)
+    deg = torch.tensor([10.0, 33.0, 71.0, 145.0], dtype=torch.float64)
+    err = {}
+    for mode in ("bilinear", "bicubic"):  # there and back: what interpolation loses
+        back = rotate(rotate(x, deg, mode=mode), -deg, mode=mode)
+        err[mode] = (back - x).norm() / x.norm()
+    assert err["bicubic"] < 0.7 * err["bilinear"]  # measured: 0.091 against 0.149

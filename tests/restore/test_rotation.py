@@ -110,10 +110,14 @@ def test_restore_undoes_the_estimate():
     r = _restorer()
     x = torch.rand(2, 2, 16, 16)
     deg = r.estimate(x)
-    # about the circular centroid, the image treated as periodic (the default centre)
-    back = rotate(x, -deg, centroid(x), wrap=True)
+    # about the circular centroid, the image treated as periodic (the default centre),
+    # bicubic (the default interpolation)
+    back = rotate(x, -deg, centroid(x), wrap=True, mode="bicubic")
     torch.testing.assert_close(r(x), back)
     torch.testing.assert_close(r.undo(x, deg), back)
+    assert not torch.allclose(back, rotate(x, -deg, centroid(x), wrap=True))
+    r.interpolation = "bilinear"
+    torch.testing.assert_close(r(x), rotate(x, -deg, centroid(x), wrap=True))
 
 
 def test_checkpoint_roundtrip_and_kind_checks(tmp_path):
@@ -128,6 +132,27 @@ def test_checkpoint_roundtrip_and_kind_checks(tmp_path):
         load_translation_restorer(tmp_path / "rot.pt")
     with pytest.raises(CheckpointError, match="rotation_restorer"):
         load_rotation_restorer("mnist")
+
+
+def test_the_undo_interpolation_is_kept_and_older_checkpoints_stay_bilinear(tmp_path):
+    r = _restorer()
+    x = torch.rand(3, 2, 16, 16)
+    for mode in ("bilinear", "bicubic"):
+        r.interpolation = mode
+        save_restorer(r, tmp_path / f"{mode}.pt")
+        loaded = load_rotation_restorer(tmp_path / f"{mode}.pt")
+        assert loaded.interpolation == mode
+        assert torch.equal(loaded(x), r(x))
+    ckpt = torch.load(tmp_path / "bicubic.pt", weights_only=True)
+    del ckpt["polar"]["interpolation"]  # as written before the option
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert load_rotation_restorer(tmp_path / "old.pt").interpolation == "bilinear"
+    ckpt["polar"]["interpolation"] = "lanczos"
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="interpolation"):
+        load_rotation_restorer(tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="interpolation"):
+        RotationRestorer(r.estimator, (2, 16, 16), 4, 12, interpolation="nearest")
 
 
 def test_bad_inputs():

@@ -29,6 +29,7 @@ import math
 from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 Centre = tuple[float, float] | Tensor | None
@@ -85,39 +86,44 @@ def _centres(x: Tensor, centre: Centre) -> tuple[Tensor, Tensor]:
     return c[:, 0].view(-1, 1, 1), c[:, 1].view(-1, 1, 1)
 
 
-def sample(x: Tensor, rows: Tensor, cols: Tensor, wrap: bool = False) -> Tensor:
-    """Bilinear values of ``x (B, C, H, W)`` at real pixel coordinates ``rows, cols``
-    ``(B, *P)``; outside the image zero, or (``wrap``) the periodic continuation.
+#: How :func:`sample` and :func:`rotate` interpolate: bilinear (2 x 2 taps) or bicubic
+#: (4 x 4 taps, Keys' kernel with ``a = -0.75``, as :func:`upsample`).
+INTERPOLATIONS = ("bilinear", "bicubic")
+
+
+def sample(
+    x: Tensor, rows: Tensor, cols: Tensor, wrap: bool = False, mode: str = "bilinear"
+) -> Tensor:
+    """Values of ``x (B, C, H, W)`` at real pixel coordinates ``rows, cols`` ``(B, *P)``,
+    interpolated by ``mode`` (:data:`INTERPOLATIONS`); taps outside the image are zero,
+    or (``wrap``) the periodic continuation.
+
+    ``F.grid_sample`` (``align_corners=False``, so that pixel ``(i, j)`` sits at ``(i,
+    j)``) in ``x``'s dtype, coordinates included; with ``wrap`` the coordinates are taken
+    modulo ``(H, W)`` on the image padded circularly by the taps' reach. Every point is
+    computed on its own, so a sample's values never depend on the rest of the batch.
 
     Returns ``(B, C, *P)`` in ``x``'s dtype.
     """
+    if mode not in INTERPOLATIONS:
+        raise ValueError(f"mode must be one of {INTERPOLATIONS}, got {mode!r}")
     b, c, h, w = x.shape
-    r0f, c0f = torch.floor(rows), torch.floor(cols)
-    fr, fc = (rows - r0f).to(x.dtype), (cols - c0f).to(x.dtype)
-    r0, c0 = r0f.long(), c0f.long()
-    weights = [(1 - fr) * (1 - fc), (1 - fr) * fc, fr * (1 - fc), fr * fc]
+    rows, cols = rows.to(x.dtype), cols.to(x.dtype)
     if wrap:
-        r0, c0 = torch.remainder(r0, h), torch.remainder(c0, w)
-        r1 = torch.where(r0 == h - 1, 0, r0 + 1)
-        c1 = torch.where(c0 == w - 1, 0, c0 + 1)
-    else:
-        r1, c1 = r0 + 1, c0 + 1
-        rows_in = [((r >= 0) & (r < h)).to(x.dtype) for r in (r0, r1)]
-        cols_in = [((q >= 0) & (q < w)).to(x.dtype) for q in (c0, c1)]
-        weights = [wt * rows_in[i // 2] * cols_in[i % 2] for i, wt in enumerate(weights)]
-        r0, r1, c0, c1 = (
-            r0.clamp(0, h - 1),
-            r1.clamp(0, h - 1),
-            c0.clamp(0, w - 1),
-            c1.clamp(0, w - 1),
-        )
-    # the four neighbours of every point in one gather: (B, 4 * P)
-    index = torch.stack([r0 * w + c0, r0 * w + c1, r1 * w + c0, r1 * w + c1], 1).reshape(b, 1, -1)
-    values = torch.gather(x.reshape(b, c, h * w), 2, index.expand(b, c, -1))
-    values = values.view(b, c, 4, -1)
-    out = values[:, :, 0] * weights[0].reshape(b, 1, -1)
-    for k in (1, 2, 3):  # in this order, as the bilinear formula reads
-        out = out + values[:, :, k] * weights[k].reshape(b, 1, -1)
+        reach = 1 if mode == "bilinear" else 2
+        if min(h, w) < reach:
+            raise ValueError(
+                f"{mode} sampling with wrap needs at least {reach} px per axis, got {h} x {w}"
+            )
+        rows = torch.remainder(rows, h) + reach
+        cols = torch.remainder(cols, w) + reach
+        x = F.pad(x, (reach, reach, reach, reach), mode="circular")
+        h, w = h + 2 * reach, w + 2 * reach
+    # normalised coordinates: -1 and 1 are the outer edges of the border pixels
+    grid = torch.stack([(2 * cols + 1) / w - 1, (2 * rows + 1) / h - 1], -1)
+    out = F.grid_sample(
+        x, grid.reshape(b, 1, -1, 2), mode=mode, padding_mode="zeros", align_corners=False
+    )
     return out.view(b, c, *rows.shape[1:])
 
 
@@ -159,9 +165,16 @@ def to_polar(
     return polar.reshape(b, c * n_radius, n_angle)
 
 
-def rotate(x: Tensor, degrees: Tensor, centre: Centre = None, wrap: bool = False) -> Tensor:
+def rotate(
+    x: Tensor,
+    degrees: Tensor,
+    centre: Centre = None,
+    wrap: bool = False,
+    mode: str = "bilinear",
+) -> Tensor:
     """Rotate every image of ``x (B, C, H, W)`` counter-clockwise by its own angle
-    ``degrees (B,)`` about ``centre`` (bilinear; zeros outside unless ``wrap``)."""
+    ``degrees (B,)`` about ``centre`` (interpolated by ``mode``, :func:`sample`; zeros
+    outside unless ``wrap``)."""
     b, _, h, w = x.shape
     if degrees.shape != (b,):
         raise ValueError(f"degrees must have shape ({b},), got {tuple(degrees.shape)}")
@@ -173,7 +186,7 @@ def rotate(x: Tensor, degrees: Tensor, centre: Centre = None, wrap: bool = False
     dr, dc = rows - cr, cols - cc
     src_c = cc + torch.cos(phi) * dc - torch.sin(phi) * dr
     src_r = cr + torch.sin(phi) * dc + torch.cos(phi) * dr
-    return sample(x, src_r, src_c, wrap)
+    return sample(x, src_r, src_c, wrap, mode)
 
 
 @lru_cache(maxsize=32)

@@ -222,6 +222,8 @@ def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
             int(polar["upsample"]),
             # version 1 checkpoints: about the image's middle, the default temperature
             centre=str(polar.get("centre", "image")),
+            # checkpoints before the bicubic undo: bilinear
+            interpolation=str(polar.get("interpolation", "bilinear")),
             temperature=float(polar.get("temperature", TEMPERATURE)),
             name=str(ckpt.get("name", path.stem)),
         )
