@@ -67,3 +67,27 @@ def test_loading_a_restorer_as_classifier_fails(tmp_path):
     save_restorer(load_restorer("mnist"), tmp_path / "r.pt")
     with pytest.raises(CheckpointError, match="not a 'equirestore"):
         load_classifier(tmp_path / "r.pt")
+
+
+def test_subpixel_augmentation_moves_each_image_by_less_than_half_a_pixel():
+    x, _ = _data(64)
+    x = torch.nn.functional.pad(x, (4, 4, 4, 4))  # objects on a blank frame
+    settings = training.TrainSettings("small-cnn", epochs=1, subpixel=True)
+    out = training.augment(x, settings, torch.Generator().manual_seed(0))
+    # a circular bilinear shift keeps every image's mass and moves its centre of mass by
+    # the offset (up to rounding); the offsets differ from image to image
+    torch.testing.assert_close(out.sum((1, 2, 3)), x.sum((1, 2, 3)))
+    grid = torch.arange(24.0)
+
+    def centre(z):
+        m = z[:, 0]
+        return (
+            torch.stack([(m.sum(2) * grid).sum(1), (m.sum(1) * grid).sum(1)], 1)
+            / m.sum((1, 2))[:, None]
+        )
+
+    moved = centre(out) - centre(x)
+    assert moved.abs().max() <= 0.5 and moved.abs().mean() > 0.1
+    assert len(torch.unique(moved.round(decimals=3))) > 100
+    same = training.augment(x, settings, torch.Generator().manual_seed(0))
+    assert torch.equal(out, same)  # seeded

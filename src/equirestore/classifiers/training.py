@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from equirestore.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from equirestore.classifiers.models import build_classifier
 from equirestore.groups.rotation import rotate as rotate_images
+from equirestore.groups.rotation import sample
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.io import remove_stale_temporaries
 
@@ -35,10 +36,13 @@ class TrainSettings:
     """How a classifier is trained (stored with the resumable state and the weights).
 
     ``optimizer``: ``"sgd"`` (Nesterov momentum 0.9, weight decay) or ``"adam"``; both
-    with a one-cycle schedule peaking at ``lr``. ``hflip``, ``shift_scope`` and
-    ``rotate`` are the augmentations (random horizontal flips; circular shifts of at most
-    ``shift_scope`` pixels; rotations by a uniform angle in ``[-rotate, rotate]``
-    degrees about the image centre).
+    with a one-cycle schedule peaking at ``lr``. ``hflip``, ``shift_scope``, ``rotate``
+    and ``subpixel`` are the augmentations (random horizontal flips; circular shifts of at
+    most ``shift_scope`` pixels; rotations by a uniform angle in ``[-rotate, rotate]``
+    degrees about the image centre; circular shifts by a uniform sub-pixel offset in
+    ``[-1/2, 1/2)`` per axis, bilinear). ``subpixel`` moves no object by a whole pixel
+    and turns none: it shows the classifier the interpolation blur that a resampling
+    restorer (rotation, SE(2)) leaves (``results/rotated_mnist.md``).
     """
 
     arch: str
@@ -50,6 +54,7 @@ class TrainSettings:
     hflip: bool = False
     shift_scope: int = 0
     rotate: float = 0.0
+    subpixel: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -119,6 +124,12 @@ def augment(x: Tensor, settings: TrainSettings, gen: torch.Generator) -> Tensor:
     if settings.rotate:
         u = torch.rand(len(x), generator=gen, dtype=torch.float64)
         x = rotate_images(x, (2 * u - 1) * settings.rotate)
+    if settings.subpixel:
+        b, _, h, w = x.shape
+        off = torch.rand(b, 2, generator=gen, dtype=torch.float64) - 0.5
+        rows = torch.arange(h, dtype=torch.float64).view(1, -1, 1) - off[:, :1, None]
+        cols = torch.arange(w, dtype=torch.float64).view(1, 1, -1) - off[:, 1:, None]
+        x = sample(x, rows.expand(b, h, w), cols.expand(b, h, w), wrap=True)
     return x
 
 
@@ -147,6 +158,7 @@ def _resume(
     """Load the state of an interrupted run with the same settings; returns its epoch."""
     st = load_checkpoint(state_path, STATE_FORMAT)
     saved = dict(st.get("settings", {}))
+    saved.setdefault("subpixel", False)  # states written before the option
     differ = sorted(k for k, v in asdict(settings).items() if saved.get(k) != v)
     if differ:
         changes = ", ".join(f"{k}: {saved.get(k)!r} -> {getattr(settings, k)!r}" for k in differ)

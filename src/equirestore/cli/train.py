@@ -161,6 +161,7 @@ def train_classifier_command(a: argparse.Namespace) -> int:
         hflip=a.hflip,
         shift_scope=a.shift_scope,
         rotate=a.rotate,
+        subpixel=a.subpixel,
         seed=a.seed,
         meta={
             "dataset": a.dataset,
@@ -290,6 +291,13 @@ def add_train_classifier_parser(sub: Any, data_args: Any) -> None:
         metavar="DEG",
         help="rotation augmentation: a uniform random angle in [-DEG, DEG] per image "
         "(0 = none, 180 = any angle)",
+    )
+    p.add_argument(
+        "--subpixel",
+        action="store_true",
+        help="sub-pixel augmentation: every image moved by a random offset in [-1/2, 1/2) "
+        "per axis (bilinear, circular); for a classifier behind a rotation or SE(2) "
+        "restorer, whose resampling blurs what it restores",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
