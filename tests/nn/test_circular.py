@@ -175,3 +175,18 @@ def test_fft_gives_every_sample_the_bits_it_gets_alone_in_any_batch(
         mixed = torch.cat([x[order[:n]], others[: 3 + trial]])
         assert torch.equal(circular_conv(mixed, w, method="fft")[:n], whole[order[:n]])
     torch.testing.assert_close(whole, circular_conv(x, w, method="direct"), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("c_in, c_out", [(4, 5), (64, 64)])  # elementwise; matrix products
+def test_fft_gradients_are_those_of_the_direct_convolution(c_in, c_out):
+    torch.manual_seed(0)
+    x = torch.randn(6, c_in, 12, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(c_out, c_in, 12, dtype=torch.float64, requires_grad=True)
+    up = torch.randn(6, c_out, 12, dtype=torch.float64)
+    grads = {}
+    for method in ("fft", "direct"):
+        (circular_conv(x, w, method=method) * up).sum().backward()
+        grads[method] = (x.grad.clone(), w.grad.clone())
+        x.grad, w.grad = None, None
+    for a, b in zip(grads["fft"], grads["direct"], strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)

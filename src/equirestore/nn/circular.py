@@ -228,11 +228,11 @@ def kernel_spectrum(weight: Tensor, spatial: tuple[int, ...], dilation: tuple[in
 #: cache.
 MIX_BYTES = 2**21
 
-#: From this many input and output channels :func:`_mix` mixes without gradients by
-#: matrix products, one per frequency, on pieces of exactly :data:`MIX_PIECE` samples (the
-#: float64 SE(2) estimator's 64 -> 128 layer: about 3x faster than elementwise; with
-#: fewer channels the products are too small to gain, section 2 of
-#: ``benchmarks/performance.py``).
+#: From this many input and output channels :func:`_mix` mixes by matrix products, one
+#: per frequency: without gradients on pieces of exactly :data:`MIX_PIECE` samples, with
+#: gradients on the whole batch (the float64 SE(2) estimator's 64 -> 128 layer: about 3x
+#: faster than elementwise; with fewer channels the products are too small to gain,
+#: section 2 of ``benchmarks/performance.py``).
 MIX_MATMUL = 64
 MIX_PIECE = 64
 #: The mixing term of :data:`FFT_COST` is scaled by this where :func:`_mix` multiplies
@@ -243,20 +243,22 @@ MATMUL_MIX_SCALE = 0.4
 def _mix(zf: Tensor, kf: Tensor) -> Tensor:
     """``sum_c zf[:, c] * kf[:, c]``: ``(B, C_in, *F) x (C_out, C_in, *F) -> (B, C_out, *F)``.
 
-    A sample's bits never depend on the rest of the batch, nor on how it is split. With
-    gradients, and for few channels, the products are accumulated elementwise over ``c``
-    in order, sample by sample. Without gradients, with at least :data:`MIX_MATMUL`
-    channels in and out, by matrix products on pieces of exactly :data:`MIX_PIECE` samples
-    (the last padded with zeros): every product has the same shape, and each of its rows
-    is summed the same way wherever it sits (tested).
+    Without gradients a sample's bits never depend on the rest of the batch, nor on how
+    it is split. For few channels the products are accumulated elementwise over ``c`` in
+    order, sample by sample. With at least :data:`MIX_MATMUL` channels in and out, by
+    matrix products, one per frequency: without gradients on pieces of exactly
+    :data:`MIX_PIECE` samples (the last padded with zeros), so that every product has the
+    same shape and each of its rows is summed the same way wherever it sits (tested); with
+    gradients (training, where only the run's determinism matters) on the whole batch.
     """
     grad = zf.requires_grad or kf.requires_grad
     c_out, c_in = kf.shape[:2]
-    if grad:
-        return _accumulate(zf, kf, grad)
     if min(c_in, c_out) >= MIX_MATMUL:
         k = kf.reshape(c_out, c_in, -1).permute(2, 1, 0)  # (F, C_in, C_out)
         z = zf.reshape(zf.shape[0], c_in, -1).permute(2, 0, 1)  # (F, B, C_in)
+        if grad:
+            y = torch.matmul(z, k)
+            return y.permute(1, 2, 0).reshape(zf.shape[0], c_out, *zf.shape[2:])
         pieces = []
         for piece in z.split(MIX_PIECE, dim=1):
             n = piece.shape[1]
@@ -266,6 +268,8 @@ def _mix(zf: Tensor, kf: Tensor) -> Tensor:
             pieces.append(torch.matmul(piece, k)[:, :n])
         y = torch.cat(pieces, 1)  # (F, B, C_out)
         return y.permute(1, 2, 0).reshape(zf.shape[0], c_out, *zf.shape[2:])
+    if grad:
+        return _accumulate(zf, kf, grad)
     if c_in == 1 and c_out == 1:
         return zf.mul_(kf[:, 0])  # the common single-filter estimator: no new buffer
     step = max(1, MIX_BYTES // (kf[:, 0].numel() * kf.element_size()))
