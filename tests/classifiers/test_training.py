@@ -91,3 +91,11 @@ def test_subpixel_augmentation_moves_each_image_by_less_than_half_a_pixel():
     assert len(torch.unique(moved.round(decimals=3))) > 100
     same = training.augment(x, settings, torch.Generator().manual_seed(0))
     assert torch.equal(out, same)  # seeded
+
+
+def test_augmenting_volumes_is_refused_with_a_clear_message(tmp_path):
+    x, y = torch.rand(8, 1, 4, 4, 4), torch.arange(8) % 2
+    for flag in ({"subpixel": True}, {"hflip": True}, {"shift_scope": 1}, {"rotate": 10.0}):
+        with pytest.raises(ValueError, match="work on 2-D images"):
+            train_classifier("small-cnn3d", x, y, tmp_path / "c.pt", epochs=1, **flag)
+    assert not (tmp_path / "c.pt").exists()

@@ -233,12 +233,18 @@ def train_classifier(
         restart: discard the state of an earlier run instead of resuming it.
         meta: JSON-like facts stored with the weights (e.g. the command).
         settings: the other fields of :class:`TrainSettings` (``batch_size``, ``lr``,
-            ``optimizer``, ``hflip``, ``shift_scope``, ``rotate``, ``seed``, ...).
+            ``optimizer``, ``hflip``, ``shift_scope``, ``rotate``, ``subpixel``, ``seed``,
+            ...).
 
     Returns:
         The trained model in eval mode.
     """
     s = TrainSettings(arch, epochs, **settings)
+    if (s.hflip or s.shift_scope or s.rotate or s.subpixel) and images.dim() != 4:
+        raise ValueError(
+            f"the augmentations (hflip, shift_scope, rotate, subpixel) work on 2-D images "
+            f"(N, C, H, W), got {tuple(images.shape)}: train without them"
+        )
     out = Path(out)
     state_path = Path(str(out) + ".state")
     for p in (out, state_path):
