@@ -257,16 +257,16 @@ def _mix(zf: Tensor, kf: Tensor) -> Tensor:
         k = kf.reshape(c_out, c_in, -1).permute(2, 1, 0)  # (F, C_in, C_out)
         z = zf.reshape(zf.shape[0], c_in, -1).permute(2, 0, 1)  # (F, B, C_in)
         if grad:
-            y = torch.matmul(z, k)
-            return y.permute(1, 2, 0).reshape(zf.shape[0], c_out, *zf.shape[2:])
-        pieces = []
-        for piece in z.split(MIX_PIECE, dim=1):
-            n = piece.shape[1]
-            if n < MIX_PIECE:
-                pad = piece.new_zeros(piece.shape[0], MIX_PIECE - n, c_in)
-                piece = torch.cat([piece, pad], 1)
-            pieces.append(torch.matmul(piece, k)[:, :n])
-        y = torch.cat(pieces, 1)  # (F, B, C_out)
+            y = torch.matmul(z, k)  # (F, B, C_out)
+        else:
+            pieces = []
+            for piece in z.split(MIX_PIECE, dim=1):
+                n = piece.shape[1]
+                if n < MIX_PIECE:
+                    pad = piece.new_zeros(piece.shape[0], MIX_PIECE - n, c_in)
+                    piece = torch.cat([piece, pad], 1)
+                pieces.append(torch.matmul(piece, k)[:, :n])
+            y = torch.cat(pieces, 1)
         return y.permute(1, 2, 0).reshape(zf.shape[0], c_out, *zf.shape[2:])
     if grad:
         return _accumulate(zf, kf, grad)
