@@ -212,14 +212,14 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         restart=True,
     )
     subpixel_s = time.perf_counter() - start
+    restorers = {name: load_restorer(name) for name in ("mnist-rotation", "mnist-se2")}
     exact = []
     for label, model, seconds in (
         ("Z2CNN", upright, upright_s),
         ("Z2CNN (sub-pixel augmentation)", subpixel, subpixel_s),
     ):
         add(label, f"{a.n_train:,} upright digits", model, seconds)
-        for name in ("mnist-rotation", "mnist-se2"):
-            restorer = load_restorer(name)
+        for name, restorer in restorers.items():
             restorer_s = restorer_meta(name)["train_seconds"]
             add(
                 f"{label} behind `{name}`",
