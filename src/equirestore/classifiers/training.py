@@ -23,9 +23,9 @@ from torch import Tensor, nn
 from equirestore.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from equirestore.classifiers.models import build_classifier
 from equirestore.groups.rotation import rotate as rotate_images
-from equirestore.groups.rotation import sample
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.io import remove_stale_temporaries
+from equirestore.restore.subpixel import fractional_shift
 
 FORMAT = "equirestore.classifier"
 STATE_FORMAT = "equirestore.classifier_state"
@@ -125,11 +125,8 @@ def augment(x: Tensor, settings: TrainSettings, gen: torch.Generator) -> Tensor:
         u = torch.rand(len(x), generator=gen, dtype=torch.float64)
         x = rotate_images(x, (2 * u - 1) * settings.rotate)
     if settings.subpixel:
-        b, _, h, w = x.shape
-        off = torch.rand(b, 2, generator=gen, dtype=torch.float64) - 0.5
-        rows = torch.arange(h, dtype=torch.float64).view(1, -1, 1) - off[:, :1, None]
-        cols = torch.arange(w, dtype=torch.float64).view(1, 1, -1) - off[:, 1:, None]
-        x = sample(x, rows.expand(b, h, w), cols.expand(b, h, w), wrap=True)
+        off = torch.rand(len(x), 2, generator=gen, dtype=torch.float64) - 0.5
+        x = fractional_shift(x, off, "linear")
     return x
 
 
