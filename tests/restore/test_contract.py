@@ -69,6 +69,7 @@ def test_identity_and_composition():
     g1, g2 = both.estimate(xs)
     assert g1.shape == (2, 0) and g2.tolist() == [[4, 1], [0, -3]]
     assert torch.equal(both(xs), x)
+    assert torch.equal(both(xs), both.undo(xs, (g1, g2)))
     with pytest.raises(ValueError, match="canvases"):
         ComposedRestorer(ident, IdentityRestorer((1, 28, 28)))
 

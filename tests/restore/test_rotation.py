@@ -115,6 +115,7 @@ def test_restore_undoes_the_estimate():
     back = rotate(x, -deg, centroid(x), wrap=True, mode="bicubic")
     torch.testing.assert_close(r(x), back)
     torch.testing.assert_close(r.undo(x, deg), back)
+    torch.testing.assert_close(r(x), r.undo(x, deg), rtol=0, atol=0)  # forward's one centroid
     assert not torch.allclose(back, rotate(x, -deg, centroid(x), wrap=True))
     r.interpolation = "bilinear"
     torch.testing.assert_close(r(x), rotate(x, -deg, centroid(x), wrap=True))
@@ -186,7 +187,9 @@ def test_se2_estimates_and_undoes_shift_then_angle_and_round_trips(tmp_path):
     assert shift.shape == (3, 2) and shift.dtype == torch.long
     assert angle.shape == (3,) and angle.dtype == torch.float64
     torch.testing.assert_close(angle, rotation.estimate(translation(x)))
-    torch.testing.assert_close(se2(x), rotation.undo(translation.undo(x, shift), angle))
+    restored = rotation.undo(translation.undo(x, shift), angle)
+    torch.testing.assert_close(se2(x), restored, rtol=0, atol=0)
+    torch.testing.assert_close(se2.undo(x, (shift, angle)), restored, rtol=0, atol=0)
     save_restorer(se2, tmp_path / "se2.pt", meta={"note": "test"})
     loaded = load_restorer(tmp_path / "se2.pt")
     assert isinstance(loaded, SE2Restorer)

@@ -97,3 +97,8 @@ class ComposedRestorer(Restorer):
     def undo(self, x: Tensor, g: GroupElement) -> Tensor:
         g1, g2 = g
         return self.second.undo(self.first.undo(x, g1), g2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``second(first(x))``: the same as ``undo(x, estimate(x))``, with ``first``'s
+        undo run once."""
+        return self.second(self.first(x))

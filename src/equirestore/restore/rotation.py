@@ -137,13 +137,16 @@ class RotationRestorer(Restorer):
         """``(B, C, H, W)`` -> ``(B, C * N_r, N_θ)`` (upsampled, then polar-resampled about
         the centre)."""
         x = check_batch(x, self.image_shape[0], 2, self.image_shape[1:])
+        return self._polar(x, self._centre(x))
+
+    def _polar(self, x: Tensor, centre: Tensor | None) -> Tensor:
         wrap = self.centre == "centroid"
         f = self.upsample
         # the enlargement, the polar resampling and the estimator run in the score dtype
         big = upsample(x.to(self.score_dtype), f, wrap)
         # pixel (i, j) lands at f (i, j) + (f - 1) / 2; the image's middle stays the middle
-        centre = centroid(x) * f + (f - 1) / 2 if wrap else None
-        return to_polar(big, self.n_radius, self.n_angle, centre, self.r_max * f, wrap)
+        grid_centre = None if centre is None else centre * f + (f - 1) / 2
+        return to_polar(big, self.n_radius, self.n_angle, grid_centre, self.r_max * f, wrap)
 
     def scores(self, x: Tensor) -> Tensor:
         """Estimator output ``(B, N_θ)``; its maximum is at the estimated angular bin."""
@@ -153,7 +156,9 @@ class RotationRestorer(Restorer):
     def estimate(self, x: Tensor) -> Tensor:
         """The estimated rotation in degrees, ``(B,)`` float64 in ``(-180, 180]`` (0 where
         the maximum is tied)."""
-        polar = self.polar(x)
+        return self._estimate(x, self.polar(x))
+
+    def _estimate(self, x: Tensor, polar: Tensor) -> Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and x.requires_grad):
             s = self.estimator(polar).squeeze(1)
         pk = peaks(s)
@@ -169,8 +174,16 @@ class RotationRestorer(Restorer):
 
     def undo(self, x: Tensor, g: Tensor) -> Tensor:
         """Rotate every image back by its angle ``g (B,)`` (degrees) about the centre."""
-        wrap = self.centre == "centroid"
-        return rotate(x, -g, self._centre(x), wrap, self.interpolation)
+        return self._undo(x, g, self._centre(x))
+
+    def _undo(self, x: Tensor, g: Tensor, centre: Tensor | None) -> Tensor:
+        return rotate(x, -g, centre, self.centre == "centroid", self.interpolation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``undo(x, estimate(x))``, the centre computed once."""
+        x = check_batch(x, self.image_shape[0], 2, self.image_shape[1:])
+        centre = self._centre(x)
+        return self._undo(x, self._estimate(x, self._polar(x, centre)), centre)
 
     def checkpoint(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """A ``weights_only``-loadable dict (see :mod:`equirestore.restore.hub`)."""
