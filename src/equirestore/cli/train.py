@@ -30,6 +30,13 @@ from equirestore.restore.recipe import (
 #: Below this strict rate (held-out, else training) train-restorer warns.
 WARN_BELOW = 0.995
 
+#: ``--estimator`` values that are not one candidate alone: auto (the recipe's default
+#: search) and gated (which needs the box and a trained candidate before it).
+ESTIMATOR_CANDIDATES: dict[str, tuple[str, ...] | None] = {
+    "auto": None,
+    "gated": ("box", "features", "gated"),
+}
+
 
 def command_line() -> str:
     """The command as typed, for the records written next to results."""
@@ -68,7 +75,7 @@ def train_restorer_command(a: argparse.Namespace) -> int:
         seed=a.seed,
         epochs=a.epochs,
         batch_size=a.batch_size,
-        candidates=None if a.estimator == "auto" else (a.estimator,),
+        candidates=ESTIMATOR_CANDIDATES.get(a.estimator, (a.estimator,)),
     )
     images, name = _restorer_images(a)
     if a.group != "translation":
@@ -233,9 +240,10 @@ def add_train_restorer_parser(sub: Any, data_args: Any) -> None:
         choices=["auto", *CANDIDATES],
         default="auto",
         help="auto (default) tries moment (centre of mass), box (bounding box), linear, "
-        "features in this order and keeps the first strict one (else the best on the held-out "
-        "split); any other value trains that one alone (deep: features plus a learned branch "
-        "of small circular filters)",
+        "features, gated (the box where the object spans the frame, features elsewhere) in "
+        "this order and keeps the first strict one (else the best on the held-out split); "
+        "gated runs box, features, gated; any other value trains that one alone (deep: "
+        "features plus a learned branch of small circular filters)",
     )
     p.add_argument("--epochs", type=int, default=None, help="epochs of a trained estimator")
     p.add_argument("--batch-size", type=int, default=None, help="training batch (default 500)")

@@ -28,6 +28,7 @@ from equirestore.nn.box import BoxEstimator
 from equirestore.nn.canonical import CanonicalNetwork, network_from_config
 from equirestore.nn.circular import CircularConv
 from equirestore.nn.features import FeatureConfig, FeatureEstimator
+from equirestore.nn.gated import GatedEstimator
 from equirestore.nn.polar import PolarNetwork
 from equirestore.restore.rotation import FORMAT as ROTATION_FORMAT
 from equirestore.restore.rotation import RotationRestorer
@@ -136,6 +137,7 @@ def _with_weights(restorer: _R, ckpt: dict[str, Any], path: Path) -> _R:
 def estimator_from_config(config: dict[str, Any]) -> nn.Module:
     """Rebuild an estimator from its ``config()``: a :class:`FeatureEstimator`
     (``kind == "features"``), a :class:`~equirestore.nn.box.BoxEstimator` (``"box"``), a
+    :class:`~equirestore.nn.gated.GatedEstimator` (``"gated"``), a
     :class:`~equirestore.nn.polar.PolarNetwork` (``"polar"``, rotation) or a
     :class:`~equirestore.nn.CanonicalNetwork`."""
     config = dict(config)
@@ -147,6 +149,13 @@ def estimator_from_config(config: dict[str, Any]) -> nn.Module:
             list(config["centre"]),
             tie_break=bool(config.get("tie_break", False)),  # absent before the term
         )
+    if kind == "gated":
+        box = estimator_from_config(config["box"])
+        if not isinstance(box, BoxEstimator):
+            raise ValueError(
+                f"a gated estimator's box is a 'box', got {config['box'].get('kind')!r}"
+            )
+        return GatedEstimator(box, estimator_from_config(config["other"]), list(config["frame"]))
     if kind == "polar":
         return PolarNetwork(
             int(config["in_channels"]),
