@@ -520,8 +520,7 @@ def fit_restorer(
         candidate = CANDIDATES[cname]
         est: Estimator
         if candidate.closed_form == "gated":
-            if trained is None:
-                continue  # nothing to gate with: no trained candidate before it
+            assert trained is not None  # RecipeSettings lists a trained candidate before it
             box = box if box is not None else fit_box(fit)[0]
             est, record = _try_gated(cname, box, trained, fit, hold, run, path)
         else:
