@@ -184,6 +184,25 @@ def test_train_restorer_names_what_it_cannot_restore_and_fails_below_min_exact(t
     assert "WARNING" in capsys.readouterr().err
 
 
+def test_train_restorer_estimator_gated_runs_the_box_and_the_features_before_it(tmp_path, capsys):
+    from equirestore import load_restorer
+    from equirestore.nn.gated import GatedEstimator
+    from tests.restore.helpers import bbox_blobs
+
+    x = bbox_blobs(40, seed=1)
+    x[::4] = shift(x[::4], torch.tensor([1, 0]))  # a quarter off the box rule
+    _write_pngs(tmp_path / "train", x)
+    out = tmp_path / "r.pt"
+    args = ["train-restorer", "--folder", str(tmp_path / "train"), "--grayscale"]
+    assert main([*args, "--estimator", "gated", "--epochs", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    tried = [line.split()[0] for line in printed.splitlines() if "parameters," in line]
+    assert tried == ["box", "features", "gated"]
+    chosen = printed.split("chose '")[1].split("'")[0]
+    r = load_restorer(out)
+    assert isinstance(r.estimator, GatedEstimator) == (chosen == "gated")
+
+
 @pytest.mark.parametrize("group", ["rotation", "se2"])
 def test_train_restorer_trains_rotation_and_se2_restorers_on_a_folder(tmp_path, capsys, group):
     from equirestore import RotationRestorer, SE2Restorer, load_restorer
