@@ -19,8 +19,8 @@ box along axis ``a`` - the number of slices minus the longest circular run of em
 which a circular shift does not change - and ``F_a`` the frame, the most common extent of
 the training images (:func:`fit_frame`). Where the ink occupancy is 0 or 1 (always at
 threshold 0 on 8-bit images) the box's costs differ by multiples of 1/4 and its
-tie-break term spans at most 1/8, so ``u / 16`` only decides between placements the box
-leaves equal.
+tie-break term spans at most 1/8, so ``u / 16`` only decides between placements whose box
+costs are equal (there it may overrule the box's own tie-break).
 
 Equivariance: the gate, ``min g`` and ``max g`` are the same for every shift of ``x``, and
 ``b`` and ``g`` are exactly equivariant, so ``f`` is (tested over every shift in float64).
