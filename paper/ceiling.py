@@ -58,6 +58,7 @@ from equirestore.restore.evaluation import angle_error, restore_rates
 from equirestore.restore.hub import load_restorer
 from equirestore.restore.recipe import fit_restorer, settings_with
 from equirestore.restore.rotation_training import random_rotations, within_one_bin
+from equirestore.restore.training import centres_of_mass
 from paper.generality import ROWS, Row
 from paper.rotated_mnist import MAX_SHIFT as ROTATED_MAX_SHIFT
 
@@ -208,17 +209,13 @@ def centre_of_mass() -> dict[str, float]:
     and standard deviation per axis), against the protocol's centre of rotation, the
     middle of the canvas (15.5, 15.5)."""
     x, _ = load_dataset("mnist", "train")
-    mass = x[:, 0].double()
-    total = mass.sum((1, 2))
-    idx = torch.arange(mass.shape[1], dtype=torch.float64)
-    rows = (mass.sum(2) * idx).sum(1) / total
-    cols = (mass.sum(1) * idx).sum(1) / total
+    rows, cols = centres_of_mass(x).unbind(1)
     return {
         "row_mean": float(rows.mean()),
         "row_std": float(rows.std()),
         "col_mean": float(cols.mean()),
         "col_std": float(cols.std()),
-        "rotation_centre": (mass.shape[1] - 1) / 2,
+        "rotation_centre": (x.shape[2] - 1) / 2,
     }
 
 
