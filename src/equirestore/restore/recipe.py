@@ -344,23 +344,12 @@ def _try_box(
         return BoxEstimator(shape, record["threshold"], record["centre"]), record
     start = time.perf_counter()
     est, choice = fit_box(fit)
-    fit_rates, hold_rates = _rates(est, fit, hold)
-    record = {
-        "candidate": name,
-        "features": None,
-        "hidden": 0,
-        "parameters": 0,
-        "epochs": 0,
+    fields = {
         "threshold": choice["threshold"],
         "centre": choice["centre"],
         "thresholds_tried": choice["tried"],
-        "seconds": round(time.perf_counter() - start, 1),
-        "fit": asdict(fit_rates),
-        "holdout": asdict(hold_rates),
     }
-    run.done[name] = {"record": record, "state": {}}
-    _save_run(state_path, run)
-    return est, record
+    return est, _closed_form_record(name, est, 0, fields, start, fit, hold, run, state_path)
 
 
 def _try_gated(
@@ -379,23 +368,45 @@ def _try_gated(
         return GatedEstimator(box, other, record["frame"]).eval(), record
     start = time.perf_counter()
     est = GatedEstimator(box, other, fit_frame(box, fit)).eval()
+    fields = {
+        "frame": list(est.frame),
+        "box_threshold": box.threshold,
+        "other": type(other).__name__,
+    }
+    record = _closed_form_record(
+        name, est, est.parameter_count(), fields, start, fit, hold, run, state_path
+    )
+    return est, record
+
+
+def _closed_form_record(
+    name: str,
+    est: Estimator,
+    parameters: int,
+    fields: dict[str, Any],
+    start: float,
+    fit: Tensor,
+    hold: Tensor,
+    run: _Run,
+    state_path: Path | None,
+) -> dict[str, Any]:
+    """Measure a candidate chosen in closed form (no training, no state to keep), record
+    it with its own ``fields`` in ``run`` and save the run."""
     fit_rates, hold_rates = _rates(est, fit, hold)
     record = {
         "candidate": name,
         "features": None,
         "hidden": 0,
-        "parameters": est.parameter_count(),
+        "parameters": parameters,
         "epochs": 0,
-        "frame": list(est.frame),
-        "box_threshold": box.threshold,
-        "other": type(other).__name__,
+        **fields,
         "seconds": round(time.perf_counter() - start, 1),
         "fit": asdict(fit_rates),
         "holdout": asdict(hold_rates),
     }
     run.done[name] = {"record": record, "state": {}}
     _save_run(state_path, run)
-    return est, record
+    return record
 
 
 def _try(
