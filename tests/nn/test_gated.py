@@ -73,6 +73,23 @@ def test_the_box_decides_where_it_spans_the_frame_and_the_other_elsewhere():
     assert ((s[on] - b[on]) >= 0).all() and ((s[on] - b[on]) <= 1 / 16 + 1e-12).all()
 
 
+@pytest.mark.parametrize("tie_break", [True, False])
+def test_the_scores_are_the_docstring_formula_on_the_public_parts_bit_for_bit(tie_break):
+    # forward shares one occupancy pass between the box and the gate: same numbers
+    box = BoxEstimator((1, 12, 12), 0.0, (5.75, 5.75), tie_break=tie_break).double()
+    other = _randomised(FeatureEstimator((1, 12, 12))).double()
+    est = GatedEstimator(box, other, (8, 8)).double()
+    x = shift(_framed(6, seed=4), torch.tensor([[1, 5]] * 6))
+    with torch.no_grad():
+        g = other(x)
+        lo = g.flatten(1).amin(1).view(-1, 1, 1, 1)
+        hi = g.flatten(1).amax(1).view(-1, 1, 1, 1)
+        expected = torch.where(
+            est.gate(x).view(-1, 1, 1, 1), box(x) + (g - lo) * ((1 / 16) / (hi - lo)), g
+        )
+        assert torch.equal(est(x), expected)
+
+
 def test_fit_frame_is_the_most_common_extent_and_the_checkpoint_round_trips(tmp_path):
     x = _framed(7)  # four spanning 8 rows, three spanning 7
     box = BoxEstimator((1, 12, 12), 0.0, (5.75, 5.75))

@@ -136,12 +136,16 @@ class BoxEstimator(nn.Module):
         }
 
     def forward(self, x: Tensor) -> Tensor:
-        score = torch.zeros(x.shape[0], 1, *self.spatial, dtype=x.dtype, device=x.device)
-        occ, counts = ink(x, self.threshold, counts=self.tie_break)
-        scale = tie_break_scale(counts[0], self.spatial) if counts else None
+        return self.score_ink(*ink(x, self.threshold, counts=self.tie_break))
+
+    def score_ink(self, occupancy: list[Tensor], counts: list[Tensor]) -> Tensor:
+        """``(B, 1, *N)`` scores from :func:`ink` of the input at this threshold
+        (``counts`` empty without the tie-break), for callers that need the occupancy too."""
+        score = occupancy[0].new_zeros(occupancy[0].shape[0], 1, *self.spatial)
+        scale = tie_break_scale(counts[0], self.spatial) if self.tie_break else None
         for a in range(self.dims):
             cost = getattr(self, f"cost{a}")
-            profile = box_profile(occ[a], cost)
+            profile = box_profile(occupancy[a], cost)
             if scale is not None:
                 profile = profile + spread_profile(counts[a], cost, scale)
             score = score + along_axis(profile, a, self.dims)

@@ -46,12 +46,17 @@ def box_extents(x: Tensor, threshold: float) -> list[Tensor]:
     """Per spatial axis, ``(B,)`` int64: the extent of the box around the slices of ``x
     (B, C, *N)`` with ink above ``threshold`` (:func:`~equirestore.nn.box.ink`), ``N_a``
     minus the longest circular run of empty slices (0 for a blank image)."""
-    occupancy, _ = ink(x, threshold, counts=False)
+    return occupancy_extents(ink(x, threshold, counts=False)[0])
+
+
+def occupancy_extents(occupancy: list[Tensor]) -> list[Tensor]:
+    """:func:`box_extents` from the per-axis occupancy ``(B, N_a)`` of
+    :func:`~equirestore.nn.box.ink`."""
     extents = []
     for occ in occupancy:
         empty = occ <= 0
         n = empty.shape[1]
-        run = torch.zeros(len(empty), dtype=torch.long, device=x.device)
+        run = torch.zeros(len(empty), dtype=torch.long, device=occ.device)
         longest = run.clone()
         for p in range(2 * n):  # twice round, so that a run across the border counts whole
             run = torch.where(empty[:, p % n], run + 1, 0)
@@ -99,18 +104,22 @@ class GatedEstimator(nn.Module):
 
     def gate(self, x: Tensor) -> Tensor:
         """``(B,)`` bool: the box spans the frame along some axis (the box decides)."""
-        extents = box_extents(x, self.box.threshold)
+        return self._gate(box_extents(x, self.box.threshold))
+
+    def _gate(self, extents: list[Tensor]) -> Tensor:
         return torch.stack([e == f for e, f in zip(extents, self.frame, strict=True)]).any(0)
 
     def forward(self, x: Tensor) -> Tensor:
+        # the box's scores and the gate share one pass over the image for the occupancy
+        occupancy, counts = ink(x, self.box.threshold, counts=self.box.tie_break)
         g = self.other(x)
         flat = g.flatten(1)
         lo, hi = flat.amin(1), flat.amax(1)
         span = hi - lo
         scale = torch.where(span > 0, TIE_WEIGHT / torch.where(span > 0, span, 1), 0)
         shape = (-1,) + (1,) * (g.dim() - 1)
-        boxed = self.box(x) + (g - lo.view(shape)) * scale.view(shape)
-        return torch.where(self.gate(x).view(shape), boxed, g)
+        boxed = self.box.score_ink(occupancy, counts) + (g - lo.view(shape)) * scale.view(shape)
+        return torch.where(self._gate(occupancy_extents(occupancy)).view(shape), boxed, g)
 
     def parameter_count(self) -> int:
         """Trainable scalars: the other estimator's (the box has none)."""
