@@ -278,7 +278,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines = [
         "# The rotation restorer on MNIST (Section 5.2, Figure 6)",
         "",
-        f"Restorer `{res['restorer']}` (`{res['restorer_meta'].get('command', '?')}`): polar "
+        f"Restorer `{res['restorer']}` (trained by the command its checkpoint records: "
+        f"`{res['restorer_meta'].get('command', '?')}`, modules as named then): polar "
         f"grid {res['restorer_meta'].get('n_radius')} radii x "
         f"{res['restorer_meta'].get('n_angle')} "
         f"angles ({b:.0f}° bins) on the 2x (bicubic) upsampled image; estimator Eq. (2) in 1-D "

@@ -27,3 +27,17 @@ def test_the_equiadapt_row_trains_and_is_invariant_to_quarter_turns():
         turned = model(torch.rot90(images[:4], 1, (2, 3)))
     assert logits.shape == (4, 10)
     torch.testing.assert_close(turned, logits, atol=1e-4, rtol=1e-4)
+
+
+def test_per_class_counts_each_class_within_one_bin_and_half_turned():
+    torch.manual_seed(0)
+    net = CanonicalNetwork(4, [3, 1], kernel_size=[12, 12], dims=1)
+    restorer = RotationRestorer(net, (1, 16, 16), n_radius=4, n_angle=12).eval()
+    x = torch.rand(6, 1, 16, 16)
+    estimate = restorer.estimate(x)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    applied = estimate.clone()
+    applied[[1, 2, 3]] += torch.tensor([180.0, 175.0, 60.0])  # half, about half, neither
+    res = rotated_mnist.per_class(restorer, {"rotated": x}, applied, labels)["rotated"]
+    assert [r["within_one_bin"] for r in res] == [0.5, 0.0, 1.0]
+    assert [r["half_turn"] for r in res] == [0.5, 0.5, 0.0]
