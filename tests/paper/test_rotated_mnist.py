@@ -5,12 +5,17 @@ from equirestore.restore.rotation import RotationRestorer
 from paper import rotated_mnist
 
 
-def test_within_one_bin_compares_the_estimate_with_the_applied_angle():
+def _random_restorer() -> tuple[RotationRestorer, torch.Tensor, torch.Tensor]:
+    """A random 12-bin rotation restorer, 6 random images and its estimates of them."""
     torch.manual_seed(0)
     net = CanonicalNetwork(4, [3, 1], kernel_size=[12, 12], dims=1)
     restorer = RotationRestorer(net, (1, 16, 16), n_radius=4, n_angle=12).eval()
     x = torch.rand(6, 1, 16, 16)
-    estimate = restorer.estimate(x)
+    return restorer, x, restorer.estimate(x)
+
+
+def test_within_one_bin_compares_the_estimate_with_the_applied_angle():
+    restorer, x, estimate = _random_restorer()
     tests = {"rotated": x, "shifted": torch.roll(x, (1, 2), (2, 3))}
     exact = rotated_mnist.within_one_bin(restorer, tests, estimate)
     assert exact["rotated"] == 1.0
@@ -30,11 +35,7 @@ def test_the_equiadapt_row_trains_and_is_invariant_to_quarter_turns():
 
 
 def test_per_class_counts_each_class_within_one_bin_and_half_turned():
-    torch.manual_seed(0)
-    net = CanonicalNetwork(4, [3, 1], kernel_size=[12, 12], dims=1)
-    restorer = RotationRestorer(net, (1, 16, 16), n_radius=4, n_angle=12).eval()
-    x = torch.rand(6, 1, 16, 16)
-    estimate = restorer.estimate(x)
+    restorer, x, estimate = _random_restorer()
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     applied = estimate.clone()
     applied[[1, 2, 3]] += torch.tensor([180.0, 175.0, 60.0])  # half, about half, neither
