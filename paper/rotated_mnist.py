@@ -58,10 +58,9 @@ from equirestore.classifiers.training import predict, train_classifier
 from equirestore.groups.rotation import rotate
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.report import provenance, write_report
-from equirestore.restore.evaluation import angle_error
 from equirestore.restore.hub import restorer_meta
 from equirestore.restore.rotation import RotationRestorer
-from equirestore.restore.rotation_training import random_rotations
+from equirestore.restore.rotation_training import angle_errors, random_rotations
 from equirestore.restore.rotation_training import within_one_bin as rate_within_one_bin
 from equirestore.restore.se2 import SE2Restorer
 
@@ -164,12 +163,7 @@ def per_class(
     rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
     out = {}
     for key, x in tests.items():
-        err = torch.cat(
-            [
-                angle_error(_angle(restorer, b), a)
-                for b, a in zip(x.split(1000), angles.split(1000), strict=True)
-            ]
-        ).abs()
+        err = angle_errors(restorer, x, angles).abs()
         out[key] = [
             {
                 "within_one_bin": float((err[labels == c] <= rotation.bin_degrees).double().mean()),
@@ -180,10 +174,6 @@ def per_class(
             for c in range(int(labels.max()) + 1)
         ]
     return out
-
-
-def _angle(restorer: RotationRestorer | SE2Restorer, x: Tensor) -> Tensor:
-    return restorer.estimate(x)[1] if isinstance(restorer, SE2Restorer) else restorer.estimate(x)
 
 
 def _train(arch: str, x: Tensor, y: Tensor, path: Path, a: argparse.Namespace, **kw: Any):

@@ -132,13 +132,12 @@ def rotated_training_set(
 
 
 @torch.no_grad()
-def within_one_bin(
+def angle_errors(
     restorer: RotationRestorer | SE2Restorer, images: Tensor, angles: Tensor
-) -> float:
-    """Fraction of ``images`` (rotated by ``angles (B,)`` degrees) whose estimated angle is
-    within one bin: absolute error at most ``360 / N_θ`` degrees (of an SE(2) restorer,
-    its angle)."""
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+) -> Tensor:
+    """``(B,)`` float64: the signed error (degrees, in ``(-180, 180]``) of the angle that
+    ``restorer`` estimates (of an SE(2) restorer, its angle) for ``images`` rotated by
+    ``angles (B,)`` degrees, in batches of 1,000."""
     errors = []
     for i in range(0, len(images), 1000):
         batch = images[i : i + 1000]
@@ -147,7 +146,18 @@ def within_one_bin(
         else:
             est = restorer.estimate(batch)
         errors.append(angle_error(est, angles[i : i + 1000]))
-    return float((torch.cat(errors).abs() <= rotation.bin_degrees).double().mean())
+    return torch.cat(errors)
+
+
+def within_one_bin(
+    restorer: RotationRestorer | SE2Restorer, images: Tensor, angles: Tensor
+) -> float:
+    """Fraction of ``images`` (rotated by ``angles (B,)`` degrees) whose estimated angle is
+    within one bin: absolute error at most ``360 / N_θ`` degrees (of an SE(2) restorer,
+    its angle)."""
+    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    errors = angle_errors(restorer, images, angles)
+    return float((errors.abs() <= rotation.bin_degrees).double().mean())
 
 
 def fit_rotation_restorer(
