@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from equirestore.data.folder import load_folder
-from equirestore.nn.gated import TIE_WEIGHT, GatedEstimator
+from equirestore.nn.gated import TIE_WEIGHT, GatedEstimator, rescaled
 from equirestore.report import provenance, write_report
 from equirestore.restore.hub import load_restorer
 
@@ -47,17 +47,15 @@ def anatomy(est: GatedEstimator, images: Tensor, chunk: int = 2000) -> dict[str,
         other.append(est.other(b).flatten(1))
         gate.append(est.gate(b))
     b, g, on = torch.cat(box), torch.cat(other), torch.cat(gate)
-    lo, hi = g.amin(1, keepdim=True), g.amax(1, keepdim=True)
-    u = torch.where(hi > lo, (g - lo) / torch.where(hi > lo, hi - lo, 1), 0)
     rates = {}
     for w in WEIGHTS:
-        ok = _strict(torch.where(on[:, None], b + w * u, g))
+        ok = _strict(torch.where(on[:, None], b + rescaled(g, w), g))
         rates[f"{w:g}"] = {
             "strict": float(ok.double().mean()),
             "fail_gate_on": int((~ok & on).sum()),
             "fail_gate_off": int((~ok & ~on).sum()),
         }
-    failed = ~_strict(torch.where(on[:, None], b + TIE_WEIGHT * u, g))
+    failed = ~_strict(torch.where(on[:, None], b + rescaled(g, TIE_WEIGHT), g))
     agree = b.argmax(1) == g.argmax(1)
     return {
         "n": len(images),

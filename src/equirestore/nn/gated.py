@@ -65,6 +65,17 @@ def occupancy_extents(occupancy: list[Tensor]) -> list[Tensor]:
     return extents
 
 
+def rescaled(g: Tensor, weight: float) -> Tensor:
+    """``weight u`` of the module docstring: each sample of ``g (B, ...)`` moved and
+    scaled to ``[0, weight]`` (0 where the sample is constant)."""
+    flat = g.flatten(1)
+    lo, hi = flat.amin(1), flat.amax(1)
+    span = hi - lo
+    scale = torch.where(span > 0, weight / torch.where(span > 0, span, 1), 0)
+    shape = (-1,) + (1,) * (g.dim() - 1)
+    return (g - lo.view(shape)) * scale.view(shape)
+
+
 class GatedEstimator(nn.Module):
     """The estimator of the module docstring.
 
@@ -113,12 +124,8 @@ class GatedEstimator(nn.Module):
         # the box's scores and the gate share one pass over the image for the occupancy
         occupancy, counts = ink(x, self.box.threshold, counts=self.box.tie_break)
         g = self.other(x)
-        flat = g.flatten(1)
-        lo, hi = flat.amin(1), flat.amax(1)
-        span = hi - lo
-        scale = torch.where(span > 0, TIE_WEIGHT / torch.where(span > 0, span, 1), 0)
+        boxed = self.box.score_ink(occupancy, counts) + rescaled(g, TIE_WEIGHT)
         shape = (-1,) + (1,) * (g.dim() - 1)
-        boxed = self.box.score_ink(occupancy, counts) + (g - lo.view(shape)) * scale.view(shape)
         return torch.where(self._gate(occupancy_extents(occupancy)).view(shape), boxed, g)
 
     def parameter_count(self) -> int:
