@@ -176,6 +176,17 @@ def per_class(
     return out
 
 
+def test_sets(seed: int) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    """The two test variants (module docstring) of all MNIST test digits, rotated with
+    seed ``seed + 1``: ``({"rotated": (N, 1, 32, 32), "shifted": ...}, angles (N,) degrees,
+    labels (N,))``."""
+    xte, yte = load_dataset("mnist", "test")
+    gen = torch.Generator().manual_seed(seed + 1)
+    rotated, angles = random_rotations(xte, gen)
+    shifted = shift(rotated, random_shifts(len(rotated), MAX_SHIFT, 2, gen))
+    return {"rotated": rotated, "shifted": shifted}, angles, yte
+
+
 def _train(arch: str, x: Tensor, y: Tensor, path: Path, a: argparse.Namespace, **kw: Any):
     return train_classifier(
         arch, x, y, path, epochs=a.epochs, optimizer="adam", lr=3e-3, seed=a.seed, **kw
@@ -186,16 +197,11 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
     """Every row of the table."""
     work = Path(a.workdir)
     xtr, ytr = load_dataset("mnist", "train")
-    xte, yte = load_dataset("mnist", "test")
     gen = torch.Generator().manual_seed(a.seed)
     rotated_train, _ = random_rotations(xtr[: a.n_train], gen)
     ytr_rot = ytr[: a.n_train]
-    gen = torch.Generator().manual_seed(a.seed + 1)
-    rotated, angles = random_rotations(xte, gen)
-    tests = {
-        "rotated": rotated,
-        "shifted": shift(rotated, random_shifts(len(rotated), MAX_SHIFT, 2, gen)),
-    }
+    tests, angles, yte = test_sets(a.seed)
+    rotated = tests["rotated"]
     rows: list[dict[str, Any]] = []
 
     def add(name: str, trained_on: str, model: nn.Module, seconds: float | str) -> None:
