@@ -30,12 +30,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from equirestore.classifiers.training import load_classifier, predict, train_classifier
 from equirestore.data import load_dataset
 from equirestore.io import atomic_path
-from equirestore.report import provenance, save_figure, write_report
+from equirestore.report import provenance, save_figure, source_revision, write_report
 from equirestore.restore.classifier import RestoredClassifier, crop_centre
 from equirestore.restore.evaluation import consistency, restore_rates
 from equirestore.restore.recipe import CANDIDATES, fit_restorer, settings_with
@@ -142,6 +143,7 @@ def _classifier(row: Row, workdir: Path, test_shape: tuple[int, ...]) -> tuple[n
 
 def run_row(row: Row, workdir: Path, seed: int) -> dict[str, Any]:
     """Everything the suite reports for one dataset."""
+    row_start = time.perf_counter()
     where = {"geometry": row.geometry, "size": row.size, "download": row.download}
     train, _ = load_dataset(row.dataset, "train", **where)
     test, test_labels = load_dataset(row.dataset, "test", **where)
@@ -186,6 +188,12 @@ def run_row(row: Row, workdir: Path, seed: int) -> dict[str, Any]:
         "classifier": classifier_path,
         "clean_accuracy": 100 * float((clean == test_labels).double().mean()),
         "restored_accuracy": 100 * float((through == test_labels).double().mean()),
+        "measured": {
+            "revision": source_revision(Path(__file__).parent),
+            "date": time.strftime("%Y-%m-%d"),
+            "torch_threads": torch.get_num_threads(),
+            "seconds": round(time.perf_counter() - row_start, 1),
+        },
     }
 
 
@@ -286,6 +294,16 @@ def markdown(res: dict[str, Any]) -> str:
                 else f"{100 * d['fit']['exact']:.2f}% / {100 * d['holdout']['exact']:.2f}%"
             )
         cand += f"| {r['label']} | " + " | ".join(cells) + f" | {r['chosen']} |\n"
+    measured = ""
+    for r in res["rows"]:
+        m = r.get("measured")
+        when = (
+            "before rows recorded where they were measured (see the README)"
+            if m is None
+            else f"{m['revision'] or 'unknown revision'}, {m['date']}, {m['seconds']:.0f} s wall, "
+            f"{m['torch_threads']} torch thread{'s' if m['torch_threads'] > 1 else ''}"
+        )
+        measured += f"- {r['label']}: {when}\n"
     return (
         "# A restorer for any dataset: the generality suite\n\n"
         "Every row: `fit_restorer` with the defaults of `equirestore train-restorer` (no "
@@ -304,15 +322,18 @@ def markdown(res: dict[str, Any]) -> str:
         + "\n\n"
         "Cost = clean accuracy minus accuracy behind the restorer, on the unshifted test "
         "images. Rows are kept in `<workdir>/rows` and reused by later invocations (`--fresh` "
-        "recomputes them), so the wall time below is this invocation's; each row's training "
-        "time is in its 'train s' column. Glyph fonts: Debian packages `"
-        + FONT_PACKAGES
-        + "` and matplotlib's.\n\n"
+        "recomputes them), so the wall time at the end is this invocation's; each row's training "
+        "time is in its 'train s' column, and where and when it was measured in the last "
+        "section. Glyph fonts: Debian packages `" + FONT_PACKAGES + "` and matplotlib's.\n\n"
         "![strict exact restore](generality.png)\n\n"
         "## Every candidate the recipe tried\n\n"
         "Strict exact restore on the split each candidate trained on / on the held-out split; "
         "the recipe stops at the first candidate at or above 99.9% on both, else keeps the "
-        "best on the held-out split.\n\n" + cand + "\n" + provenance(res, res["seed"]) + "\n"
+        "best on the held-out split.\n\n" + cand + "\n"
+        "## Where each row was measured\n\n"
+        "Commit, date, the row's wall time (its classifier's training included when that row "
+        "trained it) and torch threads. Training is bitwise deterministic at a fixed thread "
+        "count.\n\n" + measured + "\n" + provenance(res, res["seed"]) + "\n"
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,21 @@ def hardware() -> dict[str, Any]:
         "torch": str(torch.__version__),
         "platform": platform.platform(),
     }
+
+
+def source_revision(path: str | Path) -> str | None:
+    """The git commit of the checkout holding ``path`` (a directory; short hash), with
+    ``+ changes`` when tracked files differ from it; ``None`` outside a git checkout."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=path, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    try:
+        head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "-uno")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + (" + changes" if dirty else "")
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 130) -> None:

@@ -1,0 +1,27 @@
+import subprocess
+
+import pytest
+
+from equirestore.report import source_revision
+
+
+def _git(path, *args: str) -> str:
+    cmd = ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args]
+    return subprocess.run(cmd, cwd=path, capture_output=True, text=True, check=True).stdout
+
+
+def test_source_revision_names_the_commit_and_says_when_tracked_files_changed(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert source_revision(tmp_path) is None  # not a checkout
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("one\n")
+    _git(tmp_path, "add", "a.txt")
+    _git(tmp_path, "commit", "-q", "-m", "one")
+    head = _git(tmp_path, "rev-parse", "--short", "HEAD").strip()
+    assert source_revision(tmp_path) == head
+    (tmp_path / "untracked.txt").write_text("not part of the source\n")
+    assert source_revision(tmp_path) == head
+    (tmp_path / "a.txt").write_text("two\n")
+    assert source_revision(tmp_path) == f"{head} + changes"
