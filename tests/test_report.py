@@ -1,7 +1,10 @@
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
+from equirestore import report
 from equirestore.report import source_revision
 
 
@@ -25,3 +28,16 @@ def test_source_revision_names_the_commit_and_says_when_tracked_files_changed(
     assert source_revision(tmp_path) == head
     (tmp_path / "a.txt").write_text("two\n")
     assert source_revision(tmp_path) == f"{head} + changes"
+
+
+def test_write_report_records_the_commit_and_provenance_names_it(tmp_path):
+    res = {"command": "python -m paper.example"}
+    report.write_report(
+        str(tmp_path / "r"), res, lambda r: report.provenance(r, 3), time.perf_counter()
+    )
+    revision = source_revision(Path(report.__file__).parent)
+    assert res["revision"] == revision
+    text = (tmp_path / "r.md").read_text()
+    assert text.startswith("Command: `python -m paper.example`; seed 3; wall time ")
+    assert text.rstrip().endswith(f"; commit {revision}." if revision else f"; {res['date']}.")
+    assert (tmp_path / "r.json").exists()

@@ -1,6 +1,7 @@
-"""Results reports: what the run was measured on (:func:`hardware`), ``<out>.json`` and
-``<out>.md`` written atomically (:func:`write_report`), figures (:func:`save_figure`,
-matplotlib is the optional ``plot`` extra and imported only when a figure is saved)."""
+"""Results reports: what the run was measured on (:func:`hardware`) and from which commit
+(:func:`source_revision`), ``<out>.json`` and ``<out>.md`` written atomically
+(:func:`write_report`), figures (:func:`save_figure`, matplotlib is the optional ``plot``
+extra and imported only when a figure is saved)."""
 
 from __future__ import annotations
 
@@ -63,23 +64,28 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 130) -> None:
 
 
 def provenance(res: dict[str, Any], seed: int | None) -> str:
-    """``Command: `...`; seed S; wall time T s; <cores> cores (<cpu>), torch <v>; <date>.``
-    for a report completed by :func:`write_report` (``seed=None`` leaves the seed out)."""
+    """``Command: `...`; seed S; wall time T s; <cores> cores (<cpu>), torch <v>; <date>;
+    commit <hash>.`` for a report completed by :func:`write_report` (``seed=None`` leaves
+    the seed out; reports written before commits were recorded, or outside a checkout,
+    have no commit part)."""
     hw = res["hardware"]
     seed_part = f"seed {seed}; " if seed is not None else ""
+    commit = f"; commit {res['revision']}" if res.get("revision") else ""
     return (
         f"Command: `{res['command']}`; {seed_part}wall time {res['seconds']:.0f} s; "
-        f"{hw['cores']} cores ({hw['cpu']}), torch {hw['torch']}; {res['date']}."
+        f"{hw['cores']} cores ({hw['cpu']}), torch {hw['torch']}; {res['date']}{commit}."
     )
 
 
 def write_report(
     out: str, res: dict[str, Any], render: Callable[[dict[str, Any]], str], started: float
 ) -> str:
-    """Complete ``res`` (``hardware``, ``date``, ``seconds`` since ``started``, a
+    """Complete ``res`` (``hardware``, ``date``, ``revision``: the commit of the checkout
+    equirestore runs from (:func:`source_revision`), ``seconds`` since ``started``, a
     ``time.perf_counter()`` value), write ``<out>.json`` and ``<out>.md`` (from
     ``render(res)``), print the Markdown and return it."""
-    res.update(hardware=hardware(), date=time.strftime("%Y-%m-%d"))
+    revision = source_revision(Path(__file__).parent)
+    res.update(hardware=hardware(), date=time.strftime("%Y-%m-%d"), revision=revision)
     res["seconds"] = time.perf_counter() - started
     text = render(res)
     for suffix, body in ((".json", json.dumps(res, indent=2) + "\n"), (".md", text)):
