@@ -28,13 +28,10 @@ from torch import Tensor
 from equirestore.data.folder import load_folder
 from equirestore.nn.gated import TIE_WEIGHT, GatedEstimator, rescaled
 from equirestore.report import provenance, write_report
+from equirestore.restore.estimator import exact_mask
 from equirestore.restore.hub import load_restorer
 
 WEIGHTS = (TIE_WEIGHT, 1 / 4, 1.0, 4.0)
-
-
-def _strict(scores: Tensor) -> Tensor:
-    return scores[:, 0] > scores[:, 1:].amax(1)
 
 
 @torch.no_grad()
@@ -47,21 +44,21 @@ def anatomy(est: GatedEstimator, images: Tensor, chunk: int = 2000) -> dict[str,
         other.append(est.other(b).flatten(1))
         gate.append(est.gate(b))
     b, g, on = torch.cat(box), torch.cat(other), torch.cat(gate)
-    rates = {}
+    rates, strict = {}, {}
     for w in WEIGHTS:
-        ok = _strict(torch.where(on[:, None], b + rescaled(g, w), g))
+        strict[w] = exact_mask(torch.where(on[:, None], b + rescaled(g, w), g))
         rates[f"{w:g}"] = {
-            "strict": float(ok.double().mean()),
-            "fail_gate_on": int((~ok & on).sum()),
-            "fail_gate_off": int((~ok & ~on).sum()),
+            "strict": float(strict[w].double().mean()),
+            "fail_gate_on": int((~strict[w] & on).sum()),
+            "fail_gate_off": int((~strict[w] & ~on).sum()),
         }
-    failed = ~_strict(torch.where(on[:, None], b + rescaled(g, TIE_WEIGHT), g))
+    failed = ~strict[TIE_WEIGHT]
     agree = b.argmax(1) == g.argmax(1)
     return {
         "n": len(images),
         "gate_on": float(on.double().mean()),
-        "box_alone": float(_strict(b).double().mean()),
-        "other_alone": float(_strict(g).double().mean()),
+        "box_alone": float(exact_mask(b).double().mean()),
+        "other_alone": float(exact_mask(g).double().mean()),
         "weights": rates,
         "failures_both_agree": {
             "gate_on": int((failed & on & agree).sum()),
