@@ -34,11 +34,11 @@ from equirestore.restore.rotation_training import (
 
 #: (name, settings that differ from ``RotationSettings()``)
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("1-D: no local layer", {"local": 0}),
-    ("1-D: local 64 x 5 (default)", {}),
-    ("1-D: local 64 x 9", {"local_kernel": 9}),
-    ("1-D: local 64 x 5, three layers", {"local_layers": 3}),
-    ("2-D: local 16, 4 of 3 x 3", {"polar_local": (16, 4)}),
+    ("1-D: no local layer", {"polar_local": (), "local": 0}),
+    ("1-D: local 64 x 5", {"polar_local": ()}),
+    ("1-D: local 64 x 9", {"polar_local": (), "local_kernel": 9}),
+    ("1-D: local 64 x 5, three layers", {"polar_local": (), "local_layers": 3}),
+    ("2-D: local 16, 4 of 3 x 3 (default)", {}),
     ("2-D: local 32, 4 of 3 x 3", {"polar_local": (32, 4)}),
     ("2-D: local 32, 32, 4 of 3 x 3", {"polar_local": (32, 32, 4)}),
     ("2-D: local 16, 4 of 5 x 5", {"polar_local": (16, 4), "polar_kernel": 5}),

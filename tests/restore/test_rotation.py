@@ -58,8 +58,9 @@ def test_the_polar_estimator_is_2d_local_then_full_size_and_exactly_equivariant(
         RotationSettings(polar_kernel=4)
 
 
-def test_the_default_estimator_is_the_1d_network_of_section_5_2_local_then_full_size():
-    s = RotationSettings(n_radius=4, n_angle=12, local=3, hidden=6)
+def test_without_polar_layers_the_estimator_is_the_1d_network_of_section_5_2():
+    assert RotationSettings().polar_local == (16, 4)  # the default is the 2-D network
+    s = RotationSettings(n_radius=4, n_angle=12, polar_local=(), local=3, hidden=6)
     net = s.network(4)
     assert isinstance(net, CanonicalNetwork)
     cfg = net.config()
@@ -70,7 +71,7 @@ def test_the_default_estimator_is_the_1d_network_of_section_5_2_local_then_full_
     assert report.exhaustive and report.elements_checked == 12
     with pytest.raises(ValueError, match="local_kernel"):
         RotationSettings(n_angle=12, local_kernel=13)
-    deeper = RotationSettings(n_radius=4, n_angle=12, local=3, local_layers=3)
+    deeper = RotationSettings(n_radius=4, n_angle=12, polar_local=(), local=3, local_layers=3)
     assert deeper.network(4).config()["widths"] == [3, 3, 3, 128, 1]
     with pytest.raises(ValueError, match="local_layers"):
         RotationSettings(local_layers=0)

@@ -1,13 +1,14 @@
 """Training a rotation restorer (Section 5.2) for upright images, as
 ``equirestore train-restorer --group rotation`` does.
 
-The estimator (:meth:`RotationSettings.network`) is Equation (2) in 1-D over the angle
-axis with the radius as channels: a local circular filter layer (``local`` channels,
-``local_kernel`` bins), a full-size layer with ``hidden`` channels and a full-size filter to
-one channel, ReLU between them. With ``polar_local`` widths it starts instead with local
-2-D filters over (radius, angle) shared by all radii
-(:class:`~equirestore.nn.polar.PolarNetwork`): better at a small training budget, but
-slower to train and to run (``results/rotation_ablation.md``).
+The estimator (:meth:`RotationSettings.network`) is Equation (2) over the polar image
+``(radius, angle)``: local 2-D circular filters shared by all radii (``polar_local``
+widths of ``polar_kernel`` x ``polar_kernel``, :class:`~equirestore.nn.polar.PolarNetwork`),
+then a full-size layer over the angle with ``hidden`` channels and a full-size filter to
+one channel, ReLU between them. With ``polar_local=()`` it is the 1-D network of the
+paper's Section 5.2 instead, the radius as channels: a local circular filter layer
+(``local`` channels, ``local_kernel`` bins) before the same full-size layers - faster to
+run, but fewer angles within one bin (``results/rotation_ablation.md``).
 It is trained with the translation objective on polar images of the
 training images, each
 
@@ -53,9 +54,12 @@ class RotationSettings:
     n_angle: int = 36
     r_max: float | None = 14.0
     upsample: int = 2
-    polar_local: tuple[int, ...] = ()  # widths of 2-D local layers (PolarNetwork)
+    # widths of the 2-D local layers (PolarNetwork); () for the 1-D network. On MNIST
+    # (16, 4) put 87.66% of rotated test digits within one bin (359 s of training)
+    # against 85.19% for the 1-D network (273 s); README, rotated MNIST
+    polar_local: tuple[int, ...] = (16, 4)
     polar_kernel: int = 3
-    local: int = 64  # without polar_local: channels of the 1-D local layers (0: none)
+    local: int = 64  # with polar_local=(): channels of the 1-D local layers (0: none)
     local_kernel: int = 5
     local_layers: int = 1
     hidden: int = 128
@@ -81,10 +85,10 @@ class RotationSettings:
             raise ValueError("need polar_local widths >= 1 and an odd polar_kernel")
 
     def network(self, in_channels: int) -> PolarNetwork | CanonicalNetwork:
-        """The estimator: ``[local (local_kernel)] x local_layers -> hidden (full-size) -> 1
-        (full-size)`` circular layers over the angle, ReLU between them; with
-        ``polar_local``, a :class:`PolarNetwork` (its 2-D layers, then the same full-size
-        ones)."""
+        """The estimator: a :class:`PolarNetwork` (its 2-D ``polar_local`` layers, then
+        ``hidden (full-size) -> 1 (full-size)`` over the angle); with ``polar_local=()``,
+        ``[local (local_kernel)] x local_layers -> hidden -> 1`` circular layers over the
+        angle. ReLU between layers."""
         if self.polar_local:
             return PolarNetwork(
                 in_channels,
