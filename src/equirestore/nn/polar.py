@@ -106,4 +106,4 @@ class PolarNetwork(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.local_features(x)
-        return self.full(h.reshape(len(h), -1, self.n_angle).to(x.dtype))
+        return self.full(h.flatten(1, 2).to(x.dtype))
