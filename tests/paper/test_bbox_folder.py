@@ -1,6 +1,6 @@
 import numpy as np
 
-from paper.bbox_folder import centre_by_box, centre_like_emnist, keep_padded
+from paper.bbox_folder import centre_by_box, centre_like_emnist, centre_mass_square, keep_padded
 
 
 def test_the_bounding_box_lands_in_the_middle_rounded_to_the_top_left():
@@ -33,3 +33,17 @@ def test_pad_keeps_the_image_as_published_on_a_blank_frame():
     out = keep_padded(img)
     assert out.shape == (32, 32) and np.array_equal(out[2:30, 2:30], img)
     assert out.sum() == img.astype(np.int64).sum()
+
+
+def test_the_mass_square_rule_puts_the_centre_of_mass_between_four_pixels():
+    r, c = np.mgrid[:28, :28]
+    blob = np.exp(-((r - 7) ** 2 + (c - 20) ** 2) / 8) + 0.5 * np.exp(-((r - 12) ** 2) / 4)
+    img = (255 * blob / blob.max()).astype(np.uint8)  # off-centre, mass off the box's middle
+    out = centre_mass_square(img).astype(np.float64)
+    assert out.shape == (32, 32)
+    rows, cols = np.nonzero(out.any(1))[0], np.nonzero(out.any(0))[0]
+    assert rows[0] >= 6 and rows[-1] <= 25 and cols[0] >= 6 and cols[-1] <= 25  # 20 x 20
+    pos = np.arange(32)
+    com = (out.sum(1) * pos).sum() / out.sum(), (out.sum(0) * pos).sum() / out.sum()
+    assert all(abs(v - 15.5) < 0.2 for v in com)
+    assert not centre_mass_square(np.zeros((28, 28), np.uint8)).any()

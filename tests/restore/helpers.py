@@ -50,3 +50,15 @@ def bbox_blobs(n: int, size: int = 16, seed: int = 0) -> torch.Tensor:
         top, left = (size - h) // 2, (size - w) // 2
         x[i, 0, top : top + h, left : left + w] = (blob * 255).round() / 255
     return x
+
+
+def blobs_between_pixels(n: int, size: int = 16, seed: int = 0) -> torch.Tensor:
+    """Random elongated Gaussian blobs whose centre of mass lies within 0.2 px of the point
+    ``(size / 2 - 1/2, size / 2 - 1/2)`` between four pixels, like a square about the
+    centre of mass resampled into a fixed box (NIST-derived datasets)."""
+    g = torch.Generator().manual_seed(seed)
+    pos = torch.arange(size, dtype=torch.float64)
+    centre = size / 2 - 0.5 + 0.4 * (torch.rand(n, 2, 1, generator=g, dtype=torch.float64) - 0.5)
+    width = 1.0 + 1.5 * torch.rand(n, 2, 1, generator=g, dtype=torch.float64)
+    profile = torch.exp(-(((pos - centre) / width) ** 2) / 2)  # (n, 2, size)
+    return (profile[:, 0, :, None] * profile[:, 1, None, :]).unsqueeze(1).float()

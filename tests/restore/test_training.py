@@ -3,8 +3,8 @@ import torch
 from equirestore.nn import CanonicalNetwork
 from equirestore.restore import init_estimator, moment_filter, restore_rates, train_estimator
 from equirestore.restore.recipe import linear_estimator
-from equirestore.restore.training import canonical_centre
-from tests.restore.helpers import centred_blobs, framed_noise
+from equirestore.restore.training import canonical_centre, moment_centre
+from tests.restore.helpers import blobs_between_pixels, centred_blobs, framed_noise
 
 
 def test_moment_filter_estimates_the_rounded_centre_of_mass():
@@ -22,7 +22,7 @@ def test_moment_filter_values():
 
 
 def test_half_way_centres_of_mass_are_decided_by_the_datasets_side():
-    from equirestore.restore.training import TIE_BREAK, moment_centre
+    from equirestore.restore.training import TIE_BREAK
 
     x = torch.zeros(4, 1, 8, 8)
     x[:, 0, 3:5, 3:5] = 1.0  # centre of mass (3.5, 3.5): half-way on both axes
@@ -62,3 +62,17 @@ def test_moment_init_needs_full_size_layer():
 
     with pytest.raises(ValueError, match="single full-size layer"):
         init_estimator(CanonicalNetwork(1, [1], kernel_size=3), torch.rand(2, 1, 8, 8), "moment")
+
+
+def test_a_centre_of_mass_between_pixels_is_found_and_restored_exactly():
+    x = blobs_between_pixels(300, size=16)
+    c = moment_centre(x)
+    assert all(abs(v - 7.5) < 0.1 for v in c)
+    rounded = linear_estimator((1, 16, 16)).double()
+    rounded.set_map_filter(moment_filter((16, 16), canonical_centre(x)).expand(1, 16, 16))
+    assert restore_rates(rounded, x).exact < 0.5  # the rounded centre splits the images
+    net = linear_estimator((1, 16, 16)).double()
+    init_estimator(net, x, "moment")
+    rates = restore_rates(net, x)
+    assert rates.exact == 1.0 and rates.ties == 0.0
+    assert restore_rates(net, blobs_between_pixels(300, size=16, seed=1)).exact == 1.0

@@ -5,8 +5,9 @@ A dataset's canonical position is whatever rule centred it, and the recipe does 
 it. It tries estimators from the cheapest to the most expressive and keeps the first that
 is strict on data it did not train on:
 
-1. ``moment``: the closed-form estimator of a rounded centre of mass (no training;
-   :func:`~equirestore.restore.training.moment_filter`);
+1. ``moment``: the closed-form estimator of the centre of mass, which puts it nearest the
+   point the training images' centres of mass lie around - a pixel, or a point between
+   pixels (no training; :func:`~equirestore.restore.training.moment_centre`);
 2. ``box``: the closed-form estimator of a bounding box centred with the dataset's
    rounding, at the ink threshold that fits the training images best (no training;
    :func:`~equirestore.nn.box.fit_box`);
@@ -88,13 +89,14 @@ def linear_estimator(input_shape: tuple[int, ...]) -> FeatureEstimator:
 class Candidate:
     """One estimator the recipe can try.
 
-    ``closed_form``: how a closed-form candidate is fitted (``"moment"``: the filter of a
-    rounded centre of mass; ``"box"``: :func:`~equirestore.nn.box.fit_box`; ``"gated"``:
-    :func:`~equirestore.nn.gated.fit_frame` between the box and the trained estimator tried
-    last), ``None`` for a trained one. A trained candidate has fixed ``features``, a learned
-    branch of width ``hidden``, ``steps`` optimisation steps at Adam step size ``lr``, and
-    starts from the filters of the best candidate before it when ``warm_start`` (else from
-    zero). Its initialisation and training are seeded with ``seed + seed_offset``.
+    ``closed_form``: how a closed-form candidate is fitted (``"moment"``: the filter of the
+    centre of mass at :func:`~equirestore.restore.training.moment_centre`; ``"box"``:
+    :func:`~equirestore.nn.box.fit_box`; ``"gated"``: :func:`~equirestore.nn.gated.fit_frame`
+    between the box and the trained estimator tried last), ``None`` for a trained one. A
+    trained candidate has fixed ``features``, a learned branch of width ``hidden``,
+    ``steps`` optimisation steps at Adam step size ``lr``, and starts from the filters of
+    the best candidate before it when ``warm_start`` (else from zero). Its initialisation
+    and training are seeded with ``seed + seed_offset``.
     """
 
     name: str

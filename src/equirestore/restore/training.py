@@ -67,12 +67,12 @@ def moment_filter(spatial: tuple[int, ...], centre: tuple[float, ...]) -> Tensor
     """The second-moment circular filter ``k(u) = -sum_i d_i(u_i - c_i)^2 / N_i^2``.
 
     ``d_i`` is the signed circular distance on an axis of length ``N_i`` and ``c`` the
-    canonical position (the pixel that rounded centres of mass fall on). Used with the
-    correlation convention of :func:`equirestore.nn.circular.circular_conv` at full size,
-    its output peaks where the shifted grid puts ``c`` on the rounded centre of mass. A
-    centre a hair off the pixel (:data:`TIE_BREAK`) decides the centres of mass that lie
-    exactly half-way between two pixels, which the dataset's own rounding rule put on one
-    side (:func:`moment_centre`).
+    canonical position of the centre of mass (a point, not necessarily a pixel:
+    :func:`moment_centre`). Used with the correlation convention of
+    :func:`equirestore.nn.circular.circular_conv` at full size, its output peaks at the
+    whole-pixel shift that brings the centre of mass nearest to ``c``. A centre a hair off
+    the pixel (:data:`TIE_BREAK`) decides the centres of mass that lie exactly half-way
+    between two pixels, which the dataset's own rounding rule put on one side.
 
     Returns:
         ``(*spatial)`` float64, with values in ``[-len(spatial)/4, 0]``.
@@ -112,17 +112,38 @@ def canonical_centre(images: Tensor) -> tuple[int, ...]:
 
 
 def moment_centre(images: Tensor) -> tuple[float, ...]:
-    """The centre of :func:`moment_filter` for canonical ``images (N, C, *S)``: the
-    :func:`canonical_centre`, moved by :data:`TIE_BREAK` towards the side that the
-    images' centres of mass lying exactly half-way between two pixels are on. A dataset
-    centres with one rounding rule, the same on every axis, so the half-way cases of all
-    axes are pooled; without any (or as many on each side), rounding half up
-    (``floor(m + 1/2)``, the centre of mass half a pixel below ``c`` is canonical)."""
+    """The centre of :func:`moment_filter` for canonical ``images (N, C, *S)``, per axis
+    the point that the most centres of mass lie within half a pixel of.
+
+    Datasets centred by a rounded centre of mass (MNIST) put it on a pixel: there the
+    centre is the :func:`canonical_centre`, moved by :data:`TIE_BREAK` towards the side
+    that the centres of mass lying exactly half-way between two pixels are on (a dataset
+    rounds with one rule, the same on every axis, so the half-way cases of all axes are
+    pooled; without any, or as many on each side, rounding half up: the centre of mass half
+    a pixel below ``c`` is canonical). Datasets that centre a region about the centre of
+    mass at sub-pixel precision and resample it (a square about the centre of mass scaled
+    into a fixed box, as NIST-derived sets are made) put it near a point between pixels;
+    on an axis where a window of one pixel catches more centres of mass than the pixel's
+    rounding window, the centre is the middle of the tightest such cluster instead."""
     centre = canonical_centre(images)
-    com = centres_of_mass(images) - torch.tensor(centre, dtype=torch.float64)
-    halfway = (com.abs() - 0.5).abs() < 1e-9
-    side = float(torch.sign(com[halfway].sum())) or -1.0
-    return tuple(c + TIE_BREAK * side for c in centre)
+    com = centres_of_mass(images)
+    offset = com - torch.tensor(centre, dtype=torch.float64)
+    halfway = (offset.abs() - 0.5).abs() < 1e-9
+    side = float(torch.sign(offset[halfway].sum())) or -1.0
+    chosen = []
+    for axis, c in enumerate(centre):
+        pixel = c + TIE_BREAK * side
+        m = com[:, axis].sort().values
+        on_pixel = int(((m - pixel).abs() < 0.5).sum())
+        # for each i, the centres of mass in [m_i, m_i + 1): a window narrower than a pixel
+        ends = torch.searchsorted(m, m + 1, side="left")
+        caught = ends - torch.arange(len(m))
+        i = int(caught.argmax())
+        if int(caught[i]) > on_pixel:
+            chosen.append(float(m[i] + m[int(ends[i]) - 1]) / 2)
+        else:
+            chosen.append(pixel)
+    return tuple(chosen)
 
 
 def _full_size_layer(network: CanonicalNetwork, spatial: tuple[int, ...]) -> CircularConv:
@@ -140,7 +161,7 @@ def init_estimator(network: CanonicalNetwork | FeatureEstimator, images: Tensor,
     """Initialise ``network`` in place.
 
     ``"default"``: PyTorch's initialisation. ``"zeros"``: all weights and biases 0.
-    ``"moment"``: :func:`moment_filter` centred on :func:`canonical_centre` of ``images``
+    ``"moment"``: :func:`moment_filter` centred on :func:`moment_centre` of ``images``
     in every channel. ``"matched"``: the zero-mean average training image (a matched
     filter). The last two need one full-size layer (or a :class:`FeatureEstimator`,
     whose full-size filter on the image they set, the other filters zero).
