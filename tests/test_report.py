@@ -26,6 +26,14 @@ def test_source_revision_names_the_commit_and_says_when_tracked_files_changed(
     assert source_revision(tmp_path) == head
     (tmp_path / "untracked.txt").write_text("not part of the source\n")
     assert source_revision(tmp_path) == head
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.md").write_text("one\n")
+    _git(tmp_path, "add", "results/r.md")
+    _git(tmp_path, "commit", "-q", "-m", "a report")
+    head = _git(tmp_path, "rev-parse", "--short", "HEAD").strip()
+    (tmp_path / "results" / "r.md").write_text("re-run\n")  # an output, not source
+    assert source_revision(tmp_path) == head
+    assert source_revision(tmp_path / "results") == head  # from inside it too
     (tmp_path / "a.txt").write_text("two\n")
     assert source_revision(tmp_path) == f"{head} + changes"
 

@@ -40,14 +40,19 @@ def hardware() -> dict[str, Any]:
 
 def source_revision(path: str | Path) -> str | None:
     """The git commit of the checkout holding ``path`` (a directory; short hash), with
-    ``+ changes`` when tracked files differ from it; ``None`` outside a git checkout."""
+    ``+ changes`` when tracked files other than the reports under the checkout's
+    ``results/`` differ from it (reports run one after another rewrite those; they are
+    outputs, not source); ``None`` outside a git checkout."""
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=path, capture_output=True, text=True, check=True)
         return done.stdout.strip()
 
     try:
-        head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "-uno")
+        head, dirty = (
+            git("rev-parse", "--short", "HEAD"),
+            git("status", "--porcelain", "-uno", "--", ":/", ":(top,exclude)results"),
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + (" + changes" if dirty else "")
