@@ -111,28 +111,33 @@ def canonical_centre(images: Tensor) -> tuple[int, ...]:
     return tuple(int(v) for v in rounded.mode(0).values)
 
 
+def rounded_centre(images: Tensor) -> tuple[float, ...]:
+    """The :func:`canonical_centre` of ``images (N, C, *S)``, moved by :data:`TIE_BREAK`
+    towards the side that the centres of mass lying exactly half-way between two pixels
+    are on. A dataset rounds with one rule, the same on every axis, so the half-way cases
+    of all axes are pooled; without any (or as many on each side), rounding half up: the
+    centre of mass half a pixel below ``c`` is canonical."""
+    centre = canonical_centre(images)
+    offset = centres_of_mass(images) - torch.tensor(centre, dtype=torch.float64)
+    halfway = (offset.abs() - 0.5).abs() < 1e-9
+    side = float(torch.sign(offset[halfway].sum())) or -1.0
+    return tuple(c + TIE_BREAK * side for c in centre)
+
+
 def moment_centre(images: Tensor) -> tuple[float, ...]:
     """The centre of :func:`moment_filter` for canonical ``images (N, C, *S)``, per axis
     the point that the most centres of mass lie within half a pixel of.
 
     Datasets centred by a rounded centre of mass (MNIST) put it on a pixel: there the
-    centre is the :func:`canonical_centre`, moved by :data:`TIE_BREAK` towards the side
-    that the centres of mass lying exactly half-way between two pixels are on (a dataset
-    rounds with one rule, the same on every axis, so the half-way cases of all axes are
-    pooled; without any, or as many on each side, rounding half up: the centre of mass half
-    a pixel below ``c`` is canonical). Datasets that centre a region about the centre of
-    mass at sub-pixel precision and resample it (a square about the centre of mass scaled
-    into a fixed box, as NIST-derived sets are made) put it near a point between pixels;
-    on an axis where a window of one pixel catches more centres of mass than the pixel's
-    rounding window, the centre is the middle of the tightest such cluster instead."""
-    centre = canonical_centre(images)
+    centre is the :func:`rounded_centre`. Datasets that centre a region about the centre
+    of mass at sub-pixel precision and resample it (a square about the centre of mass
+    scaled into a fixed box, as NIST-derived sets are made) put it near a point between
+    pixels: on an axis where a window of one pixel catches more centres of mass than the
+    rounded centre's, the centre is the middle of the tightest such cluster instead
+    (``results/moment_centre.md``)."""
     com = centres_of_mass(images)
-    offset = com - torch.tensor(centre, dtype=torch.float64)
-    halfway = (offset.abs() - 0.5).abs() < 1e-9
-    side = float(torch.sign(offset[halfway].sum())) or -1.0
     chosen = []
-    for axis, c in enumerate(centre):
-        pixel = c + TIE_BREAK * side
+    for axis, pixel in enumerate(rounded_centre(images)):
         m = com[:, axis].sort().values
         on_pixel = int(((m - pixel).abs() < 0.5).sum())
         # for each i, the centres of mass in [m_i, m_i + 1): a window narrower than a pixel
