@@ -3,7 +3,7 @@ import torch
 from equirestore.nn import CanonicalNetwork
 from equirestore.restore import init_estimator, moment_filter, restore_rates, train_estimator
 from equirestore.restore.recipe import linear_estimator
-from equirestore.restore.training import canonical_centre, moment_centre
+from equirestore.restore.training import canonical_centre, moment_centre, rounded_centre
 from tests.restore.helpers import blobs_between_pixels, centred_blobs, framed_noise
 
 
@@ -76,3 +76,21 @@ def test_a_centre_of_mass_between_pixels_is_found_and_restored_exactly():
     rates = restore_rates(net, x)
     assert rates.exact == 1.0 and rates.ties == 0.0
     assert restore_rates(net, blobs_between_pixels(300, size=16, seed=1)).exact == 1.0
+
+
+def _two_pixel_images(centres: list[float], size: int = 16) -> torch.Tensor:
+    """One image per centre of mass along the columns (rows at 8): ink split between
+    the two pixels around it."""
+    x = torch.zeros(len(centres), 1, size, size, dtype=torch.float64)
+    for i, c in enumerate(centres):
+        a = int(c)
+        x[i, 0, 8, a], x[i, 0, 8, a + 1] = 1 - (c - a), c - a
+    return x
+
+
+def test_a_few_outliers_do_not_move_a_rounded_centre_off_its_pixel():
+    clear = [7.6 + 0.8 * k / 299 for k in range(300)]  # rounded to 8, clear of both edges
+    x = _two_pixel_images([*clear, 8.55, 8.56])  # two outliers past the edge: 0.66%
+    assert moment_centre(x)[1] == rounded_centre(x)[1]
+    more = _two_pixel_images([*clear, *[8.55] * 4])  # 1.3% would move it
+    assert abs(moment_centre(more)[1] - 8.075) < 1e-9

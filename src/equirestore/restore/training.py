@@ -111,6 +111,11 @@ def canonical_centre(images: Tensor) -> tuple[int, ...]:
     return tuple(int(v) for v in rounded.mode(0).values)
 
 
+#: The share of the images a point between pixels must catch beyond the rounded centre's
+#: window before :func:`moment_centre` prefers it.
+CLUSTER_GAIN = 0.01
+
+
 def rounded_centre(images: Tensor) -> tuple[float, ...]:
     """The :func:`canonical_centre` of ``images (N, C, *S)``, moved by :data:`TIE_BREAK`
     towards the side that the centres of mass lying exactly half-way between two pixels
@@ -132,9 +137,13 @@ def moment_centre(images: Tensor) -> tuple[float, ...]:
     centre is the :func:`rounded_centre`. Datasets that centre a region about the centre
     of mass at sub-pixel precision and resample it (a square about the centre of mass
     scaled into a fixed box, as NIST-derived sets are made) put it near a point between
-    pixels: on an axis where a window of one pixel catches more centres of mass than the
-    rounded centre's, the centre is the middle of the tightest such cluster instead
-    (``results/moment_centre.md``)."""
+    pixels: on an axis where a window narrower than a pixel catches more centres of mass
+    than the rounded centre's by at least :data:`CLUSTER_GAIN` of the images, the centre is
+    instead the middle of the extreme centres of mass in the lowest such window that
+    catches the most (``results/moment_centre.md``). Below that gain the rounded centre
+    stays: a window moved by a hair to catch a few outliers would give up the boundary the
+    dataset's rounding rule defines exactly (3D-MNIST: 0.02% more training images, and the
+    recipe no longer stopped at this candidate)."""
     com = centres_of_mass(images)
     chosen = []
     for axis, pixel in enumerate(rounded_centre(images)):
@@ -144,7 +153,7 @@ def moment_centre(images: Tensor) -> tuple[float, ...]:
         ends = torch.searchsorted(m, m + 1, side="left")
         caught = ends - torch.arange(len(m))
         i = int(caught.argmax())
-        if int(caught[i]) > on_pixel:
+        if int(caught[i]) - on_pixel >= CLUSTER_GAIN * len(m):
             chosen.append(float(m[i] + m[int(ends[i]) - 1]) / 2)
         else:
             chosen.append(pixel)
