@@ -9,8 +9,9 @@ checks that exists (``python -m paper.bbox_folder`` makes them), the closed-form
 centres, both fitted on the whole training split: the most common rounded centre of mass
 (:func:`~equirestore.restore.training.rounded_centre`, a pixel: the recipe's rule before
 commit 1582957) and :func:`~equirestore.restore.training.moment_centre` (the point that
-the most centres of mass lie within half a pixel of). Strict exact restore (ties fail,
-float64) on the training and test splits.
+the most centres of mass lie within half a pixel of, where it catches at least 1% of the
+images more than the pixel). Strict exact restore (ties fail, float64) on the training
+and test splits.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ def markdown(res: dict[str, Any]) -> str:
         "# The moment candidate's centre: rounded pixel or clustered point\n",
         "The closed-form centre-of-mass estimator with its centre on the most common rounded "
         "centre of mass (a pixel; the rule before) and on `moment_centre` (the point the "
-        "most centres of mass lie within half a pixel of; a pixel where that catches as "
-        "many), both fitted on the whole training split. Strict exact restore, ties fail, "
+        "most centres of mass lie within half a pixel of, where it catches at least 1% of "
+        "the images more than the pixel; else the pixel), both fitted on the whole "
+        "training split. Strict exact restore, ties fail, "
         "float64. The recipe tries this candidate first and keeps it when it is strict on "
         "99.9% of both its splits.\n",
         "| dataset | rounded: centre | train | test | clustered: centre | train | test |",
