@@ -25,9 +25,9 @@ import torch
 
 from equirestore import load_dataset
 from equirestore.report import provenance, write_report
-from equirestore.restore.evaluation import angle_error
 from equirestore.restore.rotation_training import (
     RotationSettings,
+    angle_errors,
     fit_rotation_restorer,
     random_rotations,
 )
@@ -49,12 +49,7 @@ VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
 def per_class_within(restorer: Any, images: torch.Tensor, labels: torch.Tensor, seed: int):
     """Within one bin on the rotated test digits: overall and per class."""
     rotated, angles = random_rotations(images, torch.Generator().manual_seed(seed))
-    errors = torch.cat(
-        [
-            angle_error(restorer.estimate(rotated[i : i + 1000]), angles[i : i + 1000])
-            for i in range(0, len(rotated), 1000)
-        ]
-    )
+    errors = angle_errors(restorer, rotated, angles)
     within = (errors.abs() <= restorer.bin_degrees).double()
     classes = {int(c): float(within[labels == c].mean()) for c in labels.unique()}
     return float(within.mean()), classes

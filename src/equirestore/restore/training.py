@@ -107,8 +107,11 @@ def centres_of_mass(images: Tensor) -> Tensor:
 
 def canonical_centre(images: Tensor) -> tuple[int, ...]:
     """The most common rounded centre of mass of a batch ``(N, C, *S)`` (one int per axis)."""
-    rounded = torch.round(centres_of_mass(images)).long()
-    return tuple(int(v) for v in rounded.mode(0).values)
+    return _most_common_pixel(centres_of_mass(images))
+
+
+def _most_common_pixel(com: Tensor) -> tuple[int, ...]:
+    return tuple(int(v) for v in torch.round(com).long().mode(0).values)
 
 
 #: The share of the images a point between pixels must catch beyond the rounded centre's
@@ -122,8 +125,13 @@ def rounded_centre(images: Tensor) -> tuple[float, ...]:
     are on. A dataset rounds with one rule, the same on every axis, so the half-way cases
     of all axes are pooled; without any (or as many on each side), rounding half up: the
     centre of mass half a pixel below ``c`` is canonical."""
-    centre = canonical_centre(images)
-    offset = centres_of_mass(images) - torch.tensor(centre, dtype=torch.float64)
+    return _tie_broken_pixel(centres_of_mass(images))
+
+
+def _tie_broken_pixel(com: Tensor) -> tuple[float, ...]:
+    """:func:`rounded_centre` from the centres of mass ``com (N, D)``."""
+    centre = _most_common_pixel(com)
+    offset = com - torch.tensor(centre, dtype=torch.float64)
     halfway = (offset.abs() - 0.5).abs() < 1e-9
     side = float(torch.sign(offset[halfway].sum())) or -1.0
     return tuple(c + TIE_BREAK * side for c in centre)
@@ -146,7 +154,7 @@ def moment_centre(images: Tensor) -> tuple[float, ...]:
     recipe no longer stopped at this candidate)."""
     com = centres_of_mass(images)
     chosen = []
-    for axis, pixel in enumerate(rounded_centre(images)):
+    for axis, pixel in enumerate(_tie_broken_pixel(com)):
         m = com[:, axis].sort().values
         on_pixel = int(((m - pixel).abs() < 0.5).sum())
         # for each i, the centres of mass in [m_i, m_i + 1): a window narrower than a pixel
