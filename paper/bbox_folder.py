@@ -8,7 +8,7 @@ the way a new user runs it:
         --restorer artifacts/mnist_bbox.pt --out results/mnist_bbox
 
 (and the same with ``--rule emnist`` and ``mnist_emnist``, ``--rule mass-square`` and
-``mnist_mass_square``). Every MNIST digit (60,000
+``mnist_mass_square``, ``--rule fill`` and ``mnist_fill``). Every MNIST digit (60,000
 train, 10,000 test; or, with ``--dataset fashion-mnist``, every Fashion-MNIST image) is
 re-centred and written as an 8-bit grayscale 32x32 PNG under
 ``<out>/<split>/<label>/<index>.png``:
@@ -23,6 +23,13 @@ re-centred and written as an 8-bit grayscale 32x32 PNG under
   ratio kept, the square resized to 24x24 (bicubic, antialiased) and framed by 4 blank
   pixels. The box is centred to a fraction of a pixel, so no integer rule defines the
   canonical position exactly.
+* ``fill``: the conversion Fashion-MNIST applied to its photographs (trim, resize the
+  longer side to 28, extend the shorter side to 28 with the image in the middle), on the
+  digit upsampled 4x (bicubic): the bounding box of the pixels above 2% ink, resized
+  (bicubic, antialiased, aspect ratio kept) so that its longer side is 28 pixels, pasted
+  into a 28x28 frame at row ``(28 - h) // 2`` and column ``(28 - w) // 2``, padded by 2.
+  Rounding to 8 bits can blank an outer row or column of the resized object, so the
+  object's box is not always the one it was centred by.
 * ``mass-square``: the conversion that NIST-derived sets describe as MNIST's own, on the
   digit upsampled 4x (bicubic): the smallest square about the centre of mass (to a quarter
   of a pixel) that holds the bounding box of the pixels above 2% ink, resized to 20x20
@@ -111,6 +118,30 @@ def centre_mass_square(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     return out
 
 
+def fill_frame(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
+    """``image (H, W)`` uint8 through the ``fill`` conversion of the module docstring, on
+    a ``canvas x canvas`` image (the 28x28 frame in its middle); a blank image stays
+    blank."""
+    x = torch.from_numpy(image).double()[None, None] / 255
+    hi = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)[0, 0]
+    rows, cols = torch.nonzero(hi > 0.02, as_tuple=True)
+    out = np.zeros((canvas, canvas), np.uint8)
+    if len(rows) == 0:
+        return out
+    roi = hi[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = roi.shape
+    frame = canvas - 4
+    size = (
+        (frame, max(1, round(frame * w / h))) if h >= w else (max(1, round(frame * h / w)), frame)
+    )
+    small = F.interpolate(
+        roi[None, None], size=size, mode="bicubic", antialias=True, align_corners=False
+    )[0, 0].clamp(0, 1)
+    top, left = 2 + (frame - size[0]) // 2, 2 + (frame - size[1]) // 2
+    out[top : top + size[0], left : left + size[1]] = (small * 255).round().byte().numpy()
+    return out
+
+
 def keep_padded(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     """``image (H, W)`` uint8 as published, zero-padded symmetrically to ``canvas``."""
     top, left = (canvas - image.shape[0]) // 2, (canvas - image.shape[1]) // 2
@@ -122,6 +153,7 @@ def keep_padded(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
 RULES = {
     "box": centre_by_box,
     "emnist": centre_like_emnist,
+    "fill": fill_frame,
     "mass-square": centre_mass_square,
     "pad": keep_padded,
 }

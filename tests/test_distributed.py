@@ -1,9 +1,11 @@
 """Training and evaluation under torchrun (2 processes, gloo) match a single process."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -108,3 +110,38 @@ def test_evaluate_two_processes_match_one(tmp_path):
         res[procs] = json.loads((tmp_path / f"t{procs}.json").read_text())
     for key in ("table", "restore_rates", "consistency", "n_test"):
         assert res[1][key] == res[2][key], key
+
+
+MINING_SCRIPT = """
+import sys, torch
+from equirestore import distributed
+from equirestore.restore.recipe import linear_estimator
+from equirestore.restore.training import train_estimator
+from tests.restore.helpers import framed_noise
+
+distributed.init()
+x = framed_noise(90, size=12, border=2, seed=3)
+net = linear_estimator(tuple(x.shape[1:]))
+report = train_estimator(net, x, epochs=4, batch_size=20, lr=0.5, mining=2, progress=False)
+if distributed.is_main():
+    torch.save({"state": net.state_dict(), "exact": report.train_exact}, sys.argv[1])
+"""
+
+
+def test_hard_example_mining_under_two_processes_matches_one(tmp_path):
+    # every process must see the hard examples of all shards, or the batch orders part
+    script = tmp_path / "mine.py"
+    script.write_text(MINING_SCRIPT)
+    out = {}
+    for procs in (1, 2):
+        path = tmp_path / f"m{procs}.pt"
+        launch = ["-m", "torch.distributed.run", "--nproc_per_node", str(procs)]
+        launch += ["--master_addr", "127.0.0.1", "--master_port", str(_free_port())]
+        cmd = [sys.executable, *(launch if procs > 1 else []), str(script), str(path)]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        out[procs] = torch.load(path, weights_only=True)
+    for k, v in out[1]["state"].items():
+        torch.testing.assert_close(out[2]["state"][k], v, rtol=1e-4, atol=1e-6)
+    assert out[1]["exact"] == out[2]["exact"]

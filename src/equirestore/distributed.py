@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
 
 def init() -> None:
@@ -43,6 +44,14 @@ def shard(n: int) -> slice:
     """This process's contiguous block of ``range(n)`` (blocks differ by at most one)."""
     w, r = world_size(), rank()
     return slice(n * r // w, n * (r + 1) // w)
+
+
+def all_sum_tensor(t: Tensor) -> Tensor:
+    """``t`` summed over processes (a copy under ``torchrun``; ``t`` itself alone)."""
+    if world_size() > 1:
+        t = t.clone()
+        dist.all_reduce(t)
+    return t
 
 
 def all_sum(values: Sequence[float]) -> list[float]:

@@ -53,9 +53,10 @@ def test_bounding_box_data_need_the_features_and_get_them():
     assert restore_rates(restorer.estimator, held).exact >= 0.9
 
 
-def test_training_is_deterministic_and_resumes_bitwise(tmp_path, monkeypatch):
+@pytest.mark.parametrize("changes", [{}, {"mining": 4}, {"objective": "hinge"}])
+def test_training_is_deterministic_and_resumes_bitwise(tmp_path, monkeypatch, changes):
     x = bbox_blobs(120, seed=2)
-    settings = settings_with(epochs=6, candidates=("linear", "features"), target=1.0)
+    settings = settings_with(epochs=6, candidates=("linear", "features"), target=1.0, **changes)
     a, _ = fit_restorer(x, "a", settings, progress=False)
     b, _ = fit_restorer(x, "b", settings, progress=False)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
@@ -79,6 +80,18 @@ def test_training_is_deterministic_and_resumes_bitwise(tmp_path, monkeypatch):
     assert not state.exists()
     for (k, va), vc in zip(a.state_dict().items(), c.state_dict().values(), strict=True):
         assert torch.equal(va, vc), k
+
+
+def test_mining_and_the_hinge_change_the_training():
+    # each is a different run from the default one, not a flag that is ignored
+    x = bbox_blobs(120, seed=2)
+    weights = []
+    for changes in ({}, {"mining": 4}, {"objective": "hinge"}):
+        settings = settings_with(epochs=6, candidates=("linear",), target=1.0, **changes)
+        restorer, _ = fit_restorer(x, "m", settings, progress=False)
+        weights.append(restorer.estimator.map_kernel.detach().clone())
+    assert not torch.equal(weights[0], weights[1])
+    assert not torch.equal(weights[0], weights[2])
 
 
 def test_a_state_of_other_settings_is_refused(tmp_path, monkeypatch):
@@ -108,6 +121,10 @@ def test_bad_settings_and_data():
         settings_with(candidates=("magic",))
     with pytest.raises(ValueError, match="holdout"):
         settings_with(holdout=1.5)
+    with pytest.raises(ValueError, match="mining must be >= 0"):
+        settings_with(mining=-1)
+    with pytest.raises(ValueError, match="objective one of"):
+        settings_with(objective="magic")
     with pytest.raises(ValueError, match="too small"):
         fit_restorer(torch.rand(5, 1, 1, 8))
     with pytest.raises(ValueError, match="at least 2 images"):

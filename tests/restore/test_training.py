@@ -1,9 +1,19 @@
+import math
+
+import pytest
 import torch
+from torch import nn
 
 from equirestore.nn import CanonicalNetwork
 from equirestore.restore import init_estimator, moment_filter, restore_rates, train_estimator
 from equirestore.restore.recipe import linear_estimator
-from equirestore.restore.training import canonical_centre, moment_centre, rounded_centre
+from equirestore.restore.training import (
+    canonical_centre,
+    estimator_loss,
+    moment_centre,
+    rounded_centre,
+    sample_losses,
+)
 from tests.restore.helpers import blobs_between_pixels, centred_blobs, framed_noise
 
 
@@ -94,3 +104,36 @@ def test_a_few_outliers_do_not_move_a_rounded_centre_off_its_pixel():
     assert moment_centre(x)[1] == rounded_centre(x)[1]
     more = _two_pixel_images([*clear, *[8.55] * 4])  # 1.3% would move it
     assert abs(moment_centre(more)[1] - 8.075) < 1e-9
+
+
+def test_the_hinge_is_the_margin_left_to_the_runner_up():
+    # logits z = T |N| x / ||x||_1 for the identity "network"; |N| = 4, ||x||_1 = 1
+    x = torch.tensor([[0.4, 0.3, 0.2, 0.1], [0.7, 0.1, 0.1, 0.1], [0.1, 0.6, 0.2, 0.1]])
+    x.requires_grad_(True)
+    temperature = 1.0
+    z = temperature * 4 * x
+    margin = math.log(9 * 3)
+    hinge = sample_losses(nn.Identity(), x, temperature, "hinge")
+    gap = z[:, 0] - torch.stack([z[0, 1], z[1, 1:].max(), z[2, 1]])
+    torch.testing.assert_close(hinge, torch.relu(margin - gap))
+    assert hinge[1] > 0 and hinge[0] > hinge[1]
+    # far past the margin the loss is exactly 0 and pushes nothing
+    wide = sample_losses(nn.Identity(), x, 100.0, "hinge")
+    assert wide[0] == 0 and wide[1] == 0 and wide[2] > 0
+    wide.sum().backward()
+    assert x.grad is not None and x.grad[:2].abs().sum() == 0
+    # the cross-entropy per image sums to the batch loss
+    ce = sample_losses(nn.Identity(), x.detach(), temperature)
+    torch.testing.assert_close(ce.sum() / 3, estimator_loss(nn.Identity(), x.detach(), 1.0))
+
+
+def test_bad_objective_and_mining_are_refused():
+    net, x = linear_estimator((1, 8, 8)), framed_noise(4, size=8)[:, :1]
+    with pytest.raises(ValueError, match="objective must be one of"):
+        train_estimator(net, x, epochs=1, objective="magic", progress=False)
+    with pytest.raises(ValueError, match="soft targets: cross-entropy only"):
+        train_estimator(
+            net, x, epochs=1, objective="hinge", targets=torch.ones(4, 64) / 64, progress=False
+        )
+    with pytest.raises(ValueError, match="mining >= 0"):
+        train_estimator(net, x, epochs=1, mining=-1, progress=False)

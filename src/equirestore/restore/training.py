@@ -61,6 +61,11 @@ INITS = ("default", "zeros", "moment", "matched")
 #: ``T`` of :func:`estimator_logits`: sharp enough that the loss keeps pushing the
 #: runner-up down until the margin is clear (``results/training.md``).
 TEMPERATURE = 100.0
+#: A training image whose loss is above this (component 0 has less than ~90% of the
+#: softmax) is a hard example for ``mining`` in :func:`train_estimator`.
+HARD_LOSS = 0.1
+#: What :func:`train_estimator` minimises per image (:func:`sample_losses`).
+OBJECTIVES = ("cross-entropy", "hinge")
 
 
 def moment_filter(spatial: tuple[int, ...], centre: tuple[float, ...]) -> Tensor:
@@ -234,6 +239,23 @@ def estimator_logits(network: nn.Module, x: Tensor, temperature: float) -> Tenso
     return temperature * out.shape[1] * out / mass
 
 
+def sample_losses(
+    network: nn.Module, x: Tensor, temperature: float, objective: str = "cross-entropy"
+) -> Tensor:
+    """``(B,)``: each image's loss with target index 0, on :func:`estimator_logits` ``z``.
+
+    ``"cross-entropy"``: ``-log softmax(z)_0``. ``"hinge"``: ``relu(M - (z_0 - max_{s != 0}
+    z_s))`` with ``M = log(9 (|N| - 1))``, the gap at which index 0 holds 90% of the
+    softmax even if every other position were the runner-up; only the runner-up is pushed
+    down, and an image past the margin adds nothing.
+    """
+    z = estimator_logits(network, x, temperature)
+    if objective == "hinge":
+        margin = math.log(9 * (z.shape[1] - 1))
+        return F.relu(margin - (z[:, 0] - z[:, 1:].amax(dim=1)))
+    return F.cross_entropy(z, torch.zeros(len(z), dtype=torch.long), reduction="none")
+
+
 def estimator_loss(
     network: nn.Module,
     x: Tensor,
@@ -264,15 +286,29 @@ def _step(
     batch: Tensor,
     opt: torch.optim.Optimizer,
     temperature: float,
+    hard: Tensor | None = None,
+    objective: str = "cross-entropy",
 ) -> float:
     """One optimisation step on the global ``batch`` (indices); returns its summed loss.
 
     Each process takes its shard of the batch, and its loss is scaled so that DDP's
-    gradient average is the gradient of the global batch mean."""
+    gradient average is the gradient of the global batch mean. With ``hard (2, N)``, the
+    entries of this process's images are set to whether each is a hard example (row 0:
+    cross-entropy above :data:`HARD_LOSS`, or a hinge inside its margin; index-0 targets
+    only) and row 1 to 1 (seen)."""
     world = distributed.world_size()
     mine = batch[distributed.shard(len(batch))]
     t = None if targets is None else targets[mine]
-    loss = estimator_loss(model, images[mine].float(), temperature, len(batch), t) * world
+    x = images[mine].float()
+    if t is not None or (hard is None and objective == "cross-entropy"):
+        loss = estimator_loss(model, x, temperature, len(batch), t) * world
+    else:
+        each = sample_losses(model, x, temperature, objective)
+        if hard is not None:
+            limit = HARD_LOSS if objective == "cross-entropy" else 0.0
+            hard[0, mine] = (each.detach() > limit).to(hard.dtype)
+            hard[1, mine] = 1
+        loss = each.sum() / len(batch) * world
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -305,6 +341,7 @@ class _Loop:
         self.best_state = {k: v.clone() for k, v in network.state_dict().items()}
         self.best = 0.0
         self.epoch = 0
+        self.hard: Tensor | None = None  # images hard in their last step (mining)
 
     def state(self, report: TrainReport) -> dict[str, Any]:
         """Everything needed to continue after :attr:`epoch` (``weights_only``-savable)."""
@@ -319,6 +356,7 @@ class _Loop:
             "best_epoch": report.best_epoch,
             "losses": report.losses,
             "train_exact": report.train_exact,
+            "hard": self.hard,
         }
 
     def epoch_loss(
@@ -329,17 +367,37 @@ class _Loop:
         batch_size: int,
         temperature: float,
         on_step: Callable[[int], object],
+        mining: int = 0,
+        objective: str = "cross-entropy",
     ) -> float:
-        """One pass over ``images`` in a fresh random order; the summed loss (all ranks)."""
-        perm = torch.randperm(len(images), generator=self.gen)
+        """One pass over ``images`` in a fresh random order; the summed loss (all ranks).
+
+        With ``mining``, up to ``mining`` extra copies of each image that was hard in its
+        last step (:func:`_step`) replace easy ones in the order (at most half the
+        epoch), so that the epoch keeps its length."""
+        n = len(images)
+        perm = torch.randperm(n, generator=self.gen)
+        record = None
+        if mining and targets is None:
+            if self.hard is not None and bool(self.hard.any()):
+                idx = self.hard.nonzero().flatten()
+                m = min(mining * len(idx), n // 2)
+                extra = idx[torch.randint(len(idx), (m,), generator=self.gen)]
+                perm = torch.cat([perm[: n - m], extra])[torch.randperm(n, generator=self.gen)]
+            record = torch.zeros(2, n)
         self.network.train()
         total = 0.0
-        for i in range(0, len(images), batch_size):
-            total += _step(model, images, targets, perm[i : i + batch_size], self.opt, temperature)
+        for i in range(0, n, batch_size):
+            batch = perm[i : i + batch_size]
+            total += _step(model, images, targets, batch, self.opt, temperature, record, objective)
             self.sched.step()
             on_step(1)
         self.network.eval()
         (total,) = distributed.all_sum([total])
+        if record is not None:
+            record = distributed.all_sum_tensor(record)
+            old = self.hard if self.hard is not None else torch.zeros(n, dtype=torch.bool)
+            self.hard = torch.where(record[1] > 0, record[0] > 0, old)
         return total
 
     def track(self, rate: float, report: TrainReport) -> float:
@@ -360,6 +418,7 @@ class _Loop:
         self.epoch = int(state["epoch"])
         report.losses, report.train_exact = list(state["losses"]), list(state["train_exact"])
         report.best_epoch = int(state["best_epoch"])
+        self.hard = state.get("hard")
 
 
 def train_estimator(
@@ -378,12 +437,17 @@ def train_estimator(
     score: Callable[[nn.Module], float] | None = None,
     resume: dict[str, Any] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    mining: int = 0,
+    objective: str = "cross-entropy",
 ) -> TrainReport:
     """Train ``network`` so that component 0 is the strict maximum on ``images``.
 
     Adam with a one-cycle schedule on :func:`estimator_loss` (soft ``targets (N, |N|)``
-    if given, else index 0) over ``images (N, C, *S)``, float in [0, 1]; the seed fixes
-    the batch order. About 25 times per run and after the last epoch the strict rate on
+    if given, else index 0; with index 0, ``objective`` picks the loss of
+    :func:`sample_losses`) over ``images (N, C, *S)``, float in [0, 1]; the seed fixes
+    the batch order. With ``mining > 0``, images that were hard in their last step come
+    up to ``mining`` extra times in the next epoch, in place of easy ones
+    (``_Loop.epoch_loss``). About 25 times per run and after the last epoch the strict rate on
     ``track`` (default ``images``; float64, ties fail), or ``score(network)`` if given
     (higher is better), is measured; with ``keep_best`` the best of these epochs (or the
     start) is returned, so training never makes an estimator worse.
@@ -394,9 +458,15 @@ def train_estimator(
     """
     from tqdm.auto import tqdm
 
-    if epochs < 0 or batch_size < 1 or not lr > 0:
+    if epochs < 0 or batch_size < 1 or not lr > 0 or mining < 0:
         raise ValueError(
-            f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}"
+            f"need epochs >= 0, batch_size >= 1, lr > 0, mining >= 0; got {epochs}, "
+            f"{batch_size}, {lr}, {mining}"
+        )
+    if objective not in OBJECTIVES or (objective != "cross-entropy" and targets is not None):
+        raise ValueError(
+            f"objective must be one of {OBJECTIVES} (soft targets: cross-entropy only), "
+            f"got {objective!r}"
         )
     start_time = time.perf_counter()
     tracked = images if track is None else track
@@ -421,7 +491,9 @@ def train_estimator(
         disable=not (progress and distributed.is_main()),
     )
     for epoch in range(loop.epoch + 1, epochs + 1):
-        total = loop.epoch_loss(model, images, targets, batch_size, temperature, bar.update)
+        total = loop.epoch_loss(
+            model, images, targets, batch_size, temperature, bar.update, mining, objective
+        )
         report.losses.append(total / len(images))
         loop.epoch = epoch
         # the strict rate is measured about 25 times per run (and after the last epoch)
