@@ -135,5 +135,7 @@ def test_bad_objective_and_mining_are_refused():
         train_estimator(
             net, x, epochs=1, objective="hinge", targets=torch.ones(4, 64) / 64, progress=False
         )
+    with pytest.raises(ValueError, match="mining needs the index-0 target"):
+        train_estimator(net, x, epochs=1, mining=2, targets=torch.ones(4, 64) / 64, progress=False)
     with pytest.raises(ValueError, match="mining >= 0"):
         train_estimator(net, x, epochs=1, mining=-1, progress=False)

@@ -378,7 +378,7 @@ class _Loop:
         n = len(images)
         perm = torch.randperm(n, generator=self.gen)
         record = None
-        if mining and targets is None:
+        if mining:
             if self.hard is not None and bool(self.hard.any()):
                 idx = self.hard.nonzero().flatten()
                 m = min(mining * len(idx), n // 2)
@@ -445,10 +445,10 @@ def train_estimator(
     Adam with a one-cycle schedule on :func:`estimator_loss` (soft ``targets (N, |N|)``
     if given, else index 0; with index 0, ``objective`` picks the loss of
     :func:`sample_losses`) over ``images (N, C, *S)``, float in [0, 1]; the seed fixes
-    the batch order. With ``mining > 0``, images that were hard in their last step come
-    up to ``mining`` extra times in the next epoch, in place of easy ones
-    (``_Loop.epoch_loss``). About 25 times per run and after the last epoch the strict rate on
-    ``track`` (default ``images``; float64, ties fail), or ``score(network)`` if given
+    the batch order. With ``mining > 0`` (index 0 only), images that were hard in their
+    last step come up to ``mining`` extra times in the next epoch, in place of easy ones
+    (``_Loop.epoch_loss``). About 25 times per run and after the last epoch the strict
+    rate on ``track`` (default ``images``; float64, ties fail), or ``score(network)`` if given
     (higher is better), is measured; with ``keep_best`` the best of these epochs (or the
     start) is returned, so training never makes an estimator worse.
 
@@ -468,6 +468,8 @@ def train_estimator(
             f"objective must be one of {OBJECTIVES} (soft targets: cross-entropy only), "
             f"got {objective!r}"
         )
+    if mining and targets is not None:
+        raise ValueError("mining needs the index-0 target: pass targets=None or mining=0")
     start_time = time.perf_counter()
     tracked = images if track is None else track
 
