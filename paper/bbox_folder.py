@@ -54,6 +54,26 @@ from equirestore.data import load_dataset
 CANVAS = 32
 
 
+#: The ink level (of 1) whose bounding box the conversions from the upsampled digit use.
+INK = 0.02
+
+
+def upsampled(image: np.ndarray) -> torch.Tensor:
+    """``(4H, 4W)`` float64 in ``[0, 1]``: ``image (H, W)`` uint8 upsampled 4x (bicubic),
+    the stand-in for a high-resolution source."""
+    x = torch.from_numpy(image).double()[None, None] / 255
+    return F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)[0, 0]
+
+
+def ink_region(hi: torch.Tensor) -> torch.Tensor | None:
+    """``hi (H, W)`` cropped to the bounding box of its pixels above :data:`INK`, ``None``
+    where there are none."""
+    rows, cols = torch.nonzero(hi > INK, as_tuple=True)
+    if len(rows) == 0:
+        return None
+    return hi[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
 def centre_by_box(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     """``image (H, W)`` uint8 with its non-zero pixels' bounding box centred on a blank
     ``canvas x canvas`` image (rounded towards the top left); a blank image stays blank."""
@@ -70,17 +90,13 @@ def centre_by_box(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
 def centre_like_emnist(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     """``image (H, W)`` uint8 through the EMNIST-like conversion of the module docstring,
     on a ``canvas x canvas`` image; a blank image stays blank."""
-    x = torch.from_numpy(image).double()[None, None] / 255
-    hi = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)
     g = torch.exp(-(torch.arange(-4.0, 5.0, dtype=torch.float64) ** 2) / 8)
     g = g / g.sum()
-    hi = F.conv2d(hi, g.view(1, 1, 1, -1), padding=(0, 4))
-    hi = F.conv2d(hi, g.view(1, 1, -1, 1), padding=(4, 0))[0, 0]
-    rows, cols = torch.nonzero(hi > 0.02, as_tuple=True)
+    hi = F.conv2d(upsampled(image)[None, None], g.view(1, 1, 1, -1), padding=(0, 4))
+    roi = ink_region(F.conv2d(hi, g.view(1, 1, -1, 1), padding=(4, 0))[0, 0])
     out = np.zeros((canvas, canvas), np.uint8)
-    if len(rows) == 0:
+    if roi is None:
         return out
-    roi = hi[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = roi.shape
     side = max(h, w)
     square = torch.zeros(side, side, dtype=torch.float64)
@@ -98,9 +114,8 @@ def centre_mass_square(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     """``image (H, W)`` uint8 through the ``mass-square`` conversion of the module
     docstring, on a ``canvas x canvas`` image (the 20x20 square in its middle); a blank
     image stays blank."""
-    x = torch.from_numpy(image).double()[None, None] / 255
-    hi = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)[0, 0]
-    ink = hi * (hi > 0.02)
+    hi = upsampled(image)
+    ink = hi * (hi > INK)
     rows, cols = torch.nonzero(ink, as_tuple=True)
     out = np.zeros((canvas, canvas), np.uint8)
     if len(rows) == 0:
@@ -123,13 +138,10 @@ def fill_frame(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     """``image (H, W)`` uint8 through the ``fill`` conversion of the module docstring, on
     a ``canvas x canvas`` image (the 28x28 frame in its middle); a blank image stays
     blank."""
-    x = torch.from_numpy(image).double()[None, None] / 255
-    hi = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)[0, 0]
-    rows, cols = torch.nonzero(hi > 0.02, as_tuple=True)
+    roi = ink_region(upsampled(image))
     out = np.zeros((canvas, canvas), np.uint8)
-    if len(rows) == 0:
+    if roi is None:
         return out
-    roi = hi[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = roi.shape
     frame = canvas - 4
     size = (

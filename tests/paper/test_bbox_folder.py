@@ -1,6 +1,12 @@
 import numpy as np
 
-from paper.bbox_folder import centre_by_box, centre_like_emnist, centre_mass_square, keep_padded
+from paper.bbox_folder import (
+    centre_by_box,
+    centre_like_emnist,
+    centre_mass_square,
+    fill_frame,
+    keep_padded,
+)
 
 
 def test_the_bounding_box_lands_in_the_middle_rounded_to_the_top_left():
@@ -47,3 +53,16 @@ def test_the_mass_square_rule_puts_the_centre_of_mass_between_four_pixels():
     com = (out.sum(1) * pos).sum() / out.sum(), (out.sum(0) * pos).sum() / out.sum()
     assert all(abs(v - 15.5) < 0.2 for v in com)
     assert not centre_mass_square(np.zeros((28, 28), np.uint8)).any()
+
+
+def test_the_fill_rule_stretches_the_long_side_to_the_frame_and_centres_the_short_one():
+    img = np.zeros((28, 28), np.uint8)
+    img[4:14, 15:26] = 255  # 10 rows x 11 columns, off-centre: the columns are longer
+    out = fill_frame(img)
+    assert out.shape == (32, 32) and out.dtype == np.uint8
+    rows, cols = np.nonzero(out.any(1))[0], np.nonzero(out.any(0))[0]
+    assert (cols[0], cols[-1]) == (2, 29)  # the longer side fills the 28-pixel frame
+    h = rows[-1] - rows[0] + 1
+    assert 24 <= h <= 27  # the aspect ratio is kept (~10 / 11 of 28, 4x-upsampled box)
+    assert rows[0] == 2 + (28 - h) // 2  # the shorter side centred, rounded to the top
+    assert not fill_frame(np.zeros((28, 28), np.uint8)).any()
