@@ -31,8 +31,10 @@ out of the images; every candidate trains on the rest and is measured on both (s
 a tie for the maximum is a failure). The search stops at the first candidate that is at
 least ``target`` strict on both splits; otherwise the best on the held-out split is kept.
 Why these candidates and settings: ``results/generality.md`` (every candidate's rates are
-in each row's record) and ``python -m paper.recipe_ablation`` (step sizes, steps, the
-deep candidate: ``results/recipe_ablation.md``).
+in each row's record), ``python -m paper.recipe_ablation`` (step sizes, steps, the
+deep candidate: ``results/recipe_ablation.md``) and ``python -m paper.objective_ablation``
+(the hinge and hard-example mining against the default cross-entropy:
+``results/objective_ablation.md``).
 
 Training is deterministic on the CPU (same seed, bitwise the same weights) and resumable:
 with ``state_path``, the state after every epoch is saved there, and a call with the same
@@ -142,7 +144,7 @@ class RecipeSettings:
     from the data size, at least ``min_epochs``); ``steps`` or ``epochs`` override them,
     ``lr`` overrides every candidate's step size. ``mining`` and ``objective``: how every
     trained candidate is trained (:func:`~equirestore.restore.training.train_estimator`;
-    the defaults are what ``python -m paper.objective_ablation`` measured best).
+    ``python -m paper.objective_ablation`` measures them against the defaults).
     """
 
     holdout: float = 0.1
