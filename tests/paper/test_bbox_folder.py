@@ -2,6 +2,7 @@ import numpy as np
 
 from paper.bbox_folder import (
     centre_by_box,
+    centre_by_half_box,
     centre_like_emnist,
     centre_mass_square,
     fill_frame,
@@ -66,3 +67,16 @@ def test_the_fill_rule_stretches_the_long_side_to_the_frame_and_centres_the_shor
     assert 24 <= h <= 27  # the aspect ratio is kept (~10 / 11 of 28, 4x-upsampled box)
     assert rows[0] == 2 + (28 - h) // 2  # the shorter side centred, rounded to the top
     assert not fill_frame(np.zeros((28, 28), np.uint8)).any()
+
+
+def test_the_half_box_rule_centres_the_box_of_the_pixels_of_at_least_half_ink():
+    img = np.zeros((28, 28), np.uint8)
+    img[6:11, 4:10] = 200  # 5 x 6 of dark ink
+    img[6:11, 10:16] = 127  # faint ink beside it: outside the box, but kept
+    out = centre_by_half_box(img)
+    dark = out >= 128
+    rows, cols = np.nonzero(dark.any(1))[0], np.nonzero(dark.any(0))[0]
+    assert (rows[0], rows[-1]) == (13, 17)  # (32 - 5) // 2 = 13
+    assert (cols[0], cols[-1]) == (13, 18)  # (32 - 6) // 2 = 13
+    assert (out == 127).sum() == 30 and out.astype(int).sum() == img.astype(int).sum()
+    assert np.array_equal(centre_by_half_box(img // 2)[2:30, 2:30], img // 2)  # none dark
