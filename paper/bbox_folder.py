@@ -7,8 +7,9 @@ the way a new user runs it:
     equirestore evaluate --folder artifacts/mnist_bbox/test --grayscale \\
         --restorer artifacts/mnist_bbox.pt --out results/mnist_bbox
 
-(and the same with ``--rule emnist`` and ``mnist_emnist``, ``--rule mass-square`` and
-``mnist_mass_square``, ``--rule fill`` and ``mnist_fill``). Every MNIST digit (60,000
+(and the same with ``--rule half-box`` and ``mnist_half_box``, ``--rule emnist`` and
+``mnist_emnist``, ``--rule mass-square`` and ``mnist_mass_square``, ``--rule fill`` and
+``mnist_fill``). Every MNIST digit (60,000
 train, 10,000 test; or, with ``--dataset fashion-mnist``, every Fashion-MNIST image) is
 re-centred and written as an 8-bit grayscale 32x32 PNG under
 ``<out>/<split>/<label>/<index>.png``:

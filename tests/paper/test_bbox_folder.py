@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from paper.bbox_folder import (
     centre_by_box,
@@ -80,3 +81,7 @@ def test_the_half_box_rule_centres_the_box_of_the_pixels_of_at_least_half_ink():
     assert (cols[0], cols[-1]) == (13, 18)  # (32 - 6) // 2 = 13
     assert (out == 127).sum() == 30 and out.astype(int).sum() == img.astype(int).sum()
     assert np.array_equal(centre_by_half_box(img // 2)[2:30, 2:30], img // 2)  # none dark
+    far = np.zeros((28, 28), np.uint8)
+    far[0, 0], far[27, 27] = 255, 50  # the faint pixel would land off the canvas
+    with pytest.raises(ValueError, match="does not fit the canvas"):
+        centre_by_half_box(far)
