@@ -7,6 +7,7 @@ from equirestore.nn.features import FeatureConfig, FeatureEstimator
 from equirestore.restore import TranslationRestorer, load_restorer, save_restorer
 from equirestore.restore.estimator import exact_mask, peaks
 from equirestore.restore.evaluation import restore_rates
+from equirestore.restore.hub import estimator_from_config
 from equirestore.restore.recipe import fit_restorer
 from equirestore.testing import assert_equivariant
 from tests.restore.helpers import bbox_blobs, centred_blobs
@@ -111,3 +112,21 @@ def test_the_features_estimator_with_box_profiles_can_be_the_box_estimator():
     assert not est.set_box(0.05, (7.0, 6.75))  # no profile for an integer centre
     assert not FeatureEstimator((1, 16, 16)).set_box(0.05, (7.25, 6.75))  # no box profiles
     assert_equivariant(est, x[:2], max_elements=None, atol=1e-9)
+
+
+def test_a_box_checkpoint_without_levels_scores_with_the_old_ramp(tmp_path):
+    x = torch.zeros(1, 1, 16, 16)
+    x[0, 0, 3:6, 4] = 128 / 255  # one level above t = 0.5
+    x[0, 0, 4, 3:6] = 128 / 255  # a cross: its outer rows and columns hold one pixel
+    new = BoxEstimator((1, 16, 16), 0.5, (7.25, 7.25))
+    config = {k: v for k, v in new.config().items() if k != "levels"}
+    old = estimator_from_config(config)
+    assert old.levels == 0 and estimator_from_config(new.config()).levels == 255
+    assert peaks(new(x.double()).squeeze(1)).position.tolist() == [[-3 % 16, -3 % 16]]
+    assert not torch.equal(old(x.double()), new(x.double()))
+
+
+def test_the_features_cannot_become_a_box_on_another_ramp():
+    est = FeatureEstimator((1, 16, 16), FeatureConfig(boxes=True))
+    assert not est.set_box(0.05, (7.25, 6.75), levels=0)
+    assert est.set_box(0.05, (7.25, 6.75))

@@ -76,3 +76,35 @@ def test_config_roundtrip_and_errors():
         )
     with pytest.raises(ValueError, match="raw=True"):
         FeatureEstimator((1, 4, 4), FeatureConfig(raw=False)).set_map_filter(torch.zeros(1, 4, 4))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_8_bit_pixel_is_ink_or_not_at_every_threshold(channels):
+    thresholds = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 127 / 255)
+    feats = ShiftFeatures(
+        channels,
+        1,
+        FeatureConfig(thresholds=thresholds, windows=(), edges=False, mass=False, raw=False),
+    )
+    # every value the channel mean of 8-bit pixels takes, one pixel per slice
+    levels = torch.arange(255 * channels + 1, dtype=torch.float64)
+    x = torch.zeros(1, channels, len(levels), dtype=torch.float64)
+    for c in range(channels):
+        x[0, c] = (levels - c).div(channels).ceil().clamp(0, 255) / 255
+    mean = x.mean(1)[0]
+    _, (occupancy,) = feats(x)
+    for i, t in enumerate(thresholds):
+        # a pixel is ink exactly when its mean exceeds t, wholly (no half-inked level)
+        expected = (mean * 255 * channels > t * 255 * channels + 1e-6).double()
+        assert torch.equal(occupancy[0, i], expected), t
+
+
+def test_checkpoints_without_levels_keep_the_ramp_they_were_trained_with():
+    legacy = FeatureConfig.from_dict({"thresholds": [0.5], "windows": [], "edges": False})
+    assert legacy.levels == 0 and FeatureConfig().levels == 255
+    x = torch.zeros(1, 1, 4, dtype=torch.float64)
+    x[0, 0, 1] = 128 / 255  # one level above the threshold: half ink under the old ramp
+    _, (old,) = ShiftFeatures(1, 1, legacy)(x)
+    _, (new,) = ShiftFeatures(1, 1, FeatureConfig(thresholds=(0.5,), windows=(), edges=False))(x)
+    assert old[0, 0].tolist() == pytest.approx([0, 0.5, 0, 0], abs=1e-9)
+    assert new[0, 0].tolist() == [0, 1, 0, 0]

@@ -3,9 +3,9 @@ around their non-blank pixels (fonts, Fashion-MNIST, anything padded onto a blan
 
 Many datasets put each object at the middle of the canvas by its *bounding box*: the
 first and last inked row and column. Per spatial axis ``a`` the estimator reads the
-occupancy ``o(p)`` of each slice (1 if a pixel of the slice has a channel mean of at least
-``t + 1/255``, 0 if none exceeds the ink threshold ``t``, as
-:class:`~equirestore.nn.features.ShiftFeatures` computes it),
+occupancy ``o(p)`` of each slice (1 if a pixel of the slice has a channel mean above the
+ink threshold ``t``, 0 if none has, as :class:`~equirestore.nn.features.ShiftFeatures`
+computes it; exactly 0 or 1 on 8-bit images, :func:`~equirestore.nn.features.ink_ramp`),
 and scores each shift ``s`` by how far the farthest inked slice lies from the canonical
 centre ``c_a`` moved by ``s``::
 
@@ -17,7 +17,7 @@ the shift that puts the middle of the box on ``c_a``: on a canvas of ``N`` slice
 ``c_a``; a centre a quarter off a half-integer (``15.25``) picks the floor of the two
 equally centred positions of a box of even width, ``15.75`` the ceiling, and so the
 rounding rule of the dataset. The costs are multiples of a quarter, so scores are exact
-in floating point wherever the occupancy is 0 or 1 (always at ``t = 0`` on 8-bit images).
+in floating point wherever the occupancy is 0 or 1 (always on 8-bit images).
 
 Under circular shifts the box alone can leave placements equal: besides a blank image or
 an axis inked everywhere (true ties, which stay ties), an object whose two largest empty
@@ -34,9 +34,10 @@ differ (where the occupancy is 0 or 1), so it never overrides the box. ``lambda`
 positive number that translation does not change, so the argmax is that of the box plus
 ``g`` with any small enough constant ``lambda``; dividing by the image's own ink rather
 than by a worst case keeps the term's steps well above the float64 tie tolerance. On
-8-bit images at ``t = 0`` its sums are exact in float64 (whole numbers times sixteenths)
+8-bit images its sums are exact in float64 (whole numbers times sixteenths)
 and every shift's score is scaled by the same number, so equivariance stays exact.
-Checkpoints written before this term have no ``tie_break`` and score as they did.
+Checkpoints written before this term have no ``tie_break``, and those written before the
+ramps were put between 8-bit levels have no ``levels``; both score as they did.
 
 Equations (2)-(3). ``o`` is made of circular filters, constant biases and ReLUs
 (:class:`~equirestore.nn.features.ShiftFeatures`); ``o(p + d) |wrap(d - c_a)|`` for
@@ -57,9 +58,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from equirestore.nn.features import FeatureConfig, along_axis, axis_ink, box_cost, box_profile
-
-STEEPNESS = FeatureConfig().steepness
+from equirestore.nn.features import (
+    LEVELS,
+    FeatureConfig,
+    along_axis,
+    axis_ink,
+    box_cost,
+    box_profile,
+)
 
 #: Ink thresholds :func:`fit_box` tries, on the channel mean in ``[0, 1]`` (0: any pixel
 #: that is not blank): those of the features, so that the ``features`` estimator can
@@ -67,11 +73,13 @@ STEEPNESS = FeatureConfig().steepness
 THRESHOLDS = FeatureConfig().thresholds
 
 
-def ink(x: Tensor, threshold: float, counts: bool = True) -> tuple[list[Tensor], list[Tensor]]:
+def ink(
+    x: Tensor, threshold: float, counts: bool = True, levels: int = LEVELS
+) -> tuple[list[Tensor], list[Tensor]]:
     """Per spatial axis, ``(B, N_a)`` each: the occupancy of each slice of ``x (B, C, *N)``
     at ``threshold`` and its inked pixels ``n_a`` (empty when not ``counts``;
-    :func:`~equirestore.nn.features.axis_ink`, default steepness)."""
-    occupancy, inked = axis_ink(x, threshold, STEEPNESS, counts)
+    :func:`~equirestore.nn.features.axis_ink` with the ramps on the grid ``levels``)."""
+    occupancy, inked = axis_ink(x, threshold, counts, levels)
     return occupancy, inked or []
 
 
@@ -97,6 +105,8 @@ class BoxEstimator(nn.Module):
         threshold: ink threshold ``t`` on the channel mean (values in ``[0, 1]``).
         centre: ``c_a`` per spatial axis (slices; multiples of 1/4 keep scores exact).
         tie_break: add ``g`` (module docstring) to decide what the box leaves equal.
+        levels: the grid of the ink ramps (:func:`~equirestore.nn.features.ink_ramp`;
+            0: the rule of checkpoints written before it).
 
     Shapes: ``(B, C, *N) -> (B, 1, *N)``; the maximum marks the estimated shift (sign
     convention of :mod:`equirestore.groups.translation`).
@@ -108,6 +118,7 @@ class BoxEstimator(nn.Module):
         threshold: float,
         centre: Sequence[float],
         tie_break: bool = True,
+        levels: int = LEVELS,
     ):
         super().__init__()
         c, *spatial = (int(v) for v in input_shape)
@@ -122,6 +133,7 @@ class BoxEstimator(nn.Module):
         self.threshold = float(threshold)
         self.centre = tuple(float(v) for v in centre)
         self.tie_break = bool(tie_break)
+        self.levels = int(levels)
         for a, (n, v) in enumerate(zip(spatial, self.centre, strict=True)):
             self.register_buffer(f"cost{a}", box_cost(n, v).clone(), persistent=False)
 
@@ -133,10 +145,11 @@ class BoxEstimator(nn.Module):
             "threshold": self.threshold,
             "centre": list(self.centre),
             "tie_break": self.tie_break,
+            "levels": self.levels,
         }
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.score_ink(*ink(x, self.threshold, counts=self.tie_break))
+        return self.score_ink(*ink(x, self.threshold, self.tie_break, self.levels))
 
     def score_ink(self, occupancy: list[Tensor], counts: list[Tensor]) -> Tensor:
         """``(B, 1, *N)`` scores from :func:`ink` of the input at this threshold

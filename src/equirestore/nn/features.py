@@ -9,10 +9,12 @@ made of, and every one of them with the layers of Equations (2)-(3) only - circu
 filters, constant biases and ReLUs - so that the features, and any estimator built on
 them with circular filters, are exactly translation-equivariant:
 
-* the image itself (``C`` maps) and the ink indicators ``z_t = 1 - relu(1 - K relu(m - t))``
-  of the channel mean ``m`` at thresholds ``t`` (a 1x1 filter with bias ``-t``, ReLU, a
-  1x1 filter ``-K`` with bias 1, ReLU, a 1x1 filter ``-1`` with bias 1): ``1`` where
-  ``m >= t + 1/K``, ``0`` where ``m <= t`` (:class:`FeatureConfig`);
+* the image itself (``C`` maps) and the ink indicators ``z_t = 1 - relu(1 - K relu(m - u))``
+  of the channel mean ``m`` at thresholds ``t`` (a 1x1 filter with bias ``-u``, ReLU, a
+  1x1 filter ``-K`` with bias 1, ReLU, a 1x1 filter ``-1`` with bias 1): ``0`` where
+  ``m <= u``, ``1`` where ``m >= u + 1/K``, with the ramp ``[u, u + 1/K]`` put between two
+  8-bit levels of the mean so that every 8-bit pixel is ink or not, never in between
+  (:func:`ink_ramp`);
 * per spatial axis, the *occupancy* of each slice, ``o = 1 - relu(1 - sum z_t)`` (the sum
   over the other axes is a circular filter whose kernel is all ones across them), and
   its *hull* ``h = f - relu(f - b)`` with ``f = min(1, sum_{j=0..W} o[p - j])`` and ``b``
@@ -51,16 +53,24 @@ from torch import Tensor, nn
 
 from equirestore.nn.circular import circular_conv
 
+#: The grid :class:`FeatureConfig` puts the ink ramps on by default: 8-bit images.
+LEVELS = 255
+
+#: The ramp steepness ``K`` of checkpoints written before the grid (``levels = 0``).
+STEEPNESS = 255.0
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
     """Which features :class:`ShiftFeatures` computes (JSON-serialisable).
 
     ``thresholds``: ink levels ``t`` of the indicators, on the channel mean (values in
-    ``[0, 1]``); ``steepness``: ``K``, so that an indicator is exactly 1 from
-    ``t + 1/K`` on. ``t = 0`` marks every pixel that is not blank: its steepness is
-    ``2 K C``, so that it is exactly 1 from half an 8-bit level on (a pixel with one
-    channel at ``1/255`` has mean ``1/(255 C)``);
+    ``[0, 1]``): a pixel is ink where its mean exceeds ``t`` (``t = 0``: every pixel that
+    is not blank); ``levels``: the grid the indicators' ramps are placed on,
+    ``LEVELS`` (255) for 8-bit images (:func:`ink_ramp`), 0 for the rule of checkpoints
+    written before the field, whose ramp runs from ``t`` to ``t + 1/steepness`` and leaves
+    a pixel one level above ``t`` partly ink; ``steepness``: that rule's ``K`` (used
+    only with ``levels = 0``);
     ``windows``: hull windows ``W`` (slices); ``boxes``: the box profiles of every
     threshold; ``edges``: the edge-energy profiles;
     ``mass``: the mass profile of each axis (the image summed over the other axes and the
@@ -69,7 +79,8 @@ class FeatureConfig:
     """
 
     thresholds: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
-    steepness: float = 255.0
+    levels: int = LEVELS
+    steepness: float = STEEPNESS
     windows: tuple[int, ...] = (2, 4, 8)
     boxes: bool = False
     edges: bool = True
@@ -87,6 +98,7 @@ class FeatureConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown feature settings {sorted(unknown)}")
+        d = {"levels": 0, **d}  # written before the field: the ramp those checkpoints used
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})  # type: ignore[arg-type]
 
 
@@ -109,17 +121,39 @@ def _at_most_one(v: Tensor) -> Tensor:
 BOX_OFFSETS = (0.25, 0.75)
 
 
-def _excess(x: Tensor, thresholds: Sequence[float], steepness: float) -> tuple[Tensor, Tensor]:
-    """``relu(m - t)`` ``(B, T, *N)`` for the channel mean ``m`` of ``x (B, C, *N)``, and the
-    steepness ``(T,)`` of each threshold (``2 K C`` at ``t = 0``, see :class:`FeatureConfig`)."""
+def ink_ramp(
+    thresholds: Sequence[float], channels: int, levels: int, steepness: float
+) -> tuple[list[float], list[float]]:
+    """The start ``u`` and steepness ``K`` of each threshold's ink indicator, which is 0
+    up to ``u`` and 1 from ``u + 1/K`` on (module docstring).
+
+    With ``levels = L > 0`` the channel mean of ``C`` channels of ``L + 1`` values each
+    steps by ``q = 1 / (L C)``; the ramp runs from a quarter to three quarters of the step
+    above the last level that does not exceed ``t``: ``u = (floor(t / q) + 1/4) q``,
+    ``K = 2 / q``. So on such images a pixel is ink (1) exactly when its mean exceeds
+    ``t``, and never partly ink. With ``levels = 0`` (checkpoints written before):
+    ``u = t``, ``K = steepness``, or ``2 C steepness`` at ``t = 0``.
+    """
+    if levels < 0:
+        raise ValueError(f"levels must be >= 0, got {levels}")
+    if not levels:
+        return list(thresholds), [steepness * (2 * channels if t == 0 else 1) for t in thresholds]
+    q = 1.0 / (levels * channels)
+    # a tolerance, so that a threshold on a level (0.2 = 51/255) counts as that level
+    starts = [(math.floor(t / q + 1e-6) + 0.25) * q for t in thresholds]
+    return starts, [2.0 / q] * len(thresholds)
+
+
+def _excess(
+    x: Tensor, thresholds: Sequence[float], levels: int, steepness: float
+) -> tuple[Tensor, Tensor]:
+    """``relu(m - u)`` ``(B, T, *N)`` for the channel mean ``m`` of ``x (B, C, *N)``, and the
+    steepness ``K`` ``(T,)`` of each threshold (:func:`ink_ramp`)."""
     dims = x.dim() - 2
-    t = torch.tensor(list(thresholds), dtype=x.dtype, device=x.device)
-    k = torch.tensor(
-        [steepness * (2 * x.shape[1] if v == 0 else 1) for v in thresholds],
-        dtype=x.dtype,
-        device=x.device,
-    )
-    return F.relu(x.mean(1, keepdim=True) - t.view(1, -1, *([1] * dims))), k
+    starts, k = ink_ramp(thresholds, x.shape[1], levels, steepness)
+    u = torch.tensor(starts, dtype=x.dtype, device=x.device)
+    k_t = torch.tensor(k, dtype=x.dtype, device=x.device)
+    return F.relu(x.mean(1, keepdim=True) - u.view(1, -1, *([1] * dims))), k_t
 
 
 def _occupancy(excess: Tensor, k: Tensor) -> list[Tensor]:
@@ -135,23 +169,29 @@ def _occupancy(excess: Tensor, k: Tensor) -> list[Tensor]:
     return out
 
 
-def axis_occupancy(x: Tensor, thresholds: Sequence[float], steepness: float) -> list[Tensor]:
+def axis_occupancy(
+    x: Tensor, thresholds: Sequence[float], levels: int = LEVELS, steepness: float = STEEPNESS
+) -> list[Tensor]:
     """Per spatial axis of ``x (B, C, *N)``, the occupancy ``(B, T, N_a)`` of each slice at
-    each threshold: ``min(1, sum over the slice of K relu(m - t))`` with ``m`` the channel
-    mean (exactly 1 where a pixel reaches ``t + 1/K``, 0 where none exceeds ``t``; ``K`` is
-    ``2 K C`` at ``t = 0``, see :class:`FeatureConfig`)."""
-    return _occupancy(*_excess(x, thresholds, steepness))
+    each threshold: ``min(1, sum over the slice of K relu(m - u))`` with ``m`` the channel
+    mean (exactly 1 where a pixel's mean exceeds the threshold, 0 where none does, on
+    images of ``levels + 1`` values per channel; :func:`ink_ramp`)."""
+    return _occupancy(*_excess(x, thresholds, levels, steepness))
 
 
 def axis_ink(
-    x: Tensor, threshold: float, steepness: float, counts: bool = True
+    x: Tensor,
+    threshold: float,
+    counts: bool = True,
+    levels: int = LEVELS,
+    steepness: float = STEEPNESS,
 ) -> tuple[list[Tensor], list[Tensor] | None]:
     """Per spatial axis of ``x (B, C, *N)``, at one ``threshold``: the occupancy ``(B,
     N_a)`` of each slice (:func:`axis_occupancy`) and, if ``counts``, how many of its
-    pixels are inked (the sum of the pixel indicators ``min(1, K relu(m - t))``; whole
-    numbers wherever every indicator is 0 or 1, as at ``t = 0`` on 8-bit images), from
-    one pass over the image."""
-    excess, k = _excess(x, (threshold,), steepness)
+    pixels are inked (the sum of the pixel indicators ``min(1, K relu(m - u))``; whole
+    numbers wherever every indicator is 0 or 1, as on 8-bit images), from one pass over
+    the image."""
+    excess, k = _excess(x, (threshold,), levels, steepness)
     occupancy = [o[:, 0] for o in _occupancy(excess, k)]
     if not counts:
         return occupancy, None
@@ -223,7 +263,7 @@ class ShiftFeatures(nn.Module):
         if not self.profile_channels:
             return (x if c.raw else None), []
         spatial_axes = list(range(2, 2 + self.dims))
-        occupancies = axis_occupancy(x, c.thresholds, c.steepness) if c.thresholds else []
+        occupancies = axis_occupancy(x, c.thresholds, c.levels, c.steepness) if c.thresholds else []
         profiles = []
         for a, axis in enumerate(spatial_axes):
             others = [b for b in spatial_axes if b != axis]
@@ -374,19 +414,21 @@ class FeatureEstimator(nn.Module):
         self.map_kernel[0, :c] = w / scale
 
     @torch.no_grad()
-    def set_box(self, threshold: float, centre: Sequence[float]) -> bool:
+    def set_box(self, threshold: float, centre: Sequence[float], levels: int = LEVELS) -> bool:
         """Make the estimator the bounding-box estimator
-        :class:`~equirestore.nn.box.BoxEstimator` ``(threshold, centre)``: one tap on a box
-        profile per axis, every other filter zero.
+        :class:`~equirestore.nn.box.BoxEstimator` ``(threshold, centre, levels)``: one tap
+        on a box profile per axis, every other filter zero.
 
         Returns False (and changes nothing) when the features cannot express it: no box
-        profiles at that threshold, or a centre whose fraction is not in
+        profiles at that threshold and ramp grid, or a centre whose fraction is not in
         :data:`BOX_OFFSETS`.
         """
         c = self.features.config
         fractions = [v - math.floor(v) for v in centre]
         if (
             not c.boxes
+            or levels != c.levels
+            or (not levels and c.steepness != STEEPNESS)  # the box's legacy ramp
             or threshold not in c.thresholds
             or any(f not in BOX_OFFSETS for f in fractions)
             or len(centre) != self.dims

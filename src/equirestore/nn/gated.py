@@ -17,8 +17,8 @@ with ``b`` the box estimator, ``g`` the other one, ``u = (g - min g) / (max g - 
 its scores scaled to ``[0, 1]`` (0 where ``g`` is constant), ``E_a(x)`` the extent of the
 box along axis ``a`` - the number of slices minus the longest circular run of empty ones,
 which a circular shift does not change - and ``F_a`` the frame, the most common extent of
-the training images (:func:`fit_frame`). Where the ink occupancy is 0 or 1 (always at
-threshold 0 on 8-bit images) the box's costs differ by multiples of 1/4 and its
+the training images (:func:`fit_frame`). Where the ink occupancy is 0 or 1 (always on 8-bit
+images) the box's costs differ by multiples of 1/4 and its
 tie-break term spans at most 1/8, so ``u / 16`` only decides between placements whose box
 costs are equal (there it may overrule the box's own tie-break).
 
@@ -36,17 +36,19 @@ import torch
 from torch import Tensor, nn
 
 from equirestore.nn.box import BoxEstimator, ink
+from equirestore.nn.features import LEVELS
 
 #: Weight of the other estimator's scaled scores where the box decides: below the 1/4
 #: between two box costs less the 1/8 of the box's tie-break term.
 TIE_WEIGHT = 1 / 16
 
 
-def box_extents(x: Tensor, threshold: float) -> list[Tensor]:
+def box_extents(x: Tensor, threshold: float, levels: int = LEVELS) -> list[Tensor]:
     """Per spatial axis, ``(B,)`` int64: the extent of the box around the slices of ``x
-    (B, C, *N)`` with ink above ``threshold`` (:func:`~equirestore.nn.box.ink`), ``N_a``
-    minus the longest circular run of empty slices (0 for a blank image)."""
-    return occupancy_extents(ink(x, threshold, counts=False)[0])
+    (B, C, *N)`` with ink above ``threshold`` (:func:`~equirestore.nn.box.ink`, ramps on
+    the grid ``levels``), ``N_a`` minus the longest circular run of empty slices (0 for a
+    blank image)."""
+    return occupancy_extents(ink(x, threshold, False, levels)[0])
 
 
 def occupancy_extents(occupancy: list[Tensor]) -> list[Tensor]:
@@ -115,14 +117,14 @@ class GatedEstimator(nn.Module):
 
     def gate(self, x: Tensor) -> Tensor:
         """``(B,)`` bool: the box spans the frame along some axis (the box decides)."""
-        return self._gate(box_extents(x, self.box.threshold))
+        return self._gate(box_extents(x, self.box.threshold, self.box.levels))
 
     def _gate(self, extents: list[Tensor]) -> Tensor:
         return torch.stack([e == f for e, f in zip(extents, self.frame, strict=True)]).any(0)
 
     def forward(self, x: Tensor) -> Tensor:
         # the box's scores and the gate share one pass over the image for the occupancy
-        occupancy, counts = ink(x, self.box.threshold, counts=self.box.tie_break)
+        occupancy, counts = ink(x, self.box.threshold, self.box.tie_break, self.box.levels)
         g = self.other(x)
         boxed = self.box.score_ink(occupancy, counts) + rescaled(g, TIE_WEIGHT)
         shape = (-1,) + (1,) * (g.dim() - 1)
@@ -139,7 +141,8 @@ def fit_frame(box: BoxEstimator, images: Tensor, chunk: int = 4096) -> tuple[int
     (non-blank) ``images (N, C, *S)``, at ``box``'s threshold (the smallest of equally
     common ones)."""
     parts = [
-        box_extents(images[i : i + chunk], box.threshold) for i in range(0, len(images), chunk)
+        box_extents(images[i : i + chunk], box.threshold, box.levels)
+        for i in range(0, len(images), chunk)
     ]
     frame = []
     for a, n in enumerate(box.spatial):

@@ -148,6 +148,7 @@ def estimator_from_config(config: dict[str, Any]) -> nn.Module:
             float(config["threshold"]),
             list(config["centre"]),
             tie_break=bool(config.get("tie_break", False)),  # absent before the term
+            levels=int(config.get("levels", 0)),  # absent before the 8-bit ramps
         )
     if kind == "gated":
         box = estimator_from_config(config["box"])

@@ -294,7 +294,7 @@ def _warm_start(est: FeatureEstimator, previous: Single | None) -> None:
     if previous is None:
         return
     if isinstance(previous, BoxEstimator):
-        est.set_box(previous.threshold, previous.centre)  # from zero if it cannot
+        est.set_box(previous.threshold, previous.centre, previous.levels)  # from zero if it cannot
         return
     with torch.no_grad():
         if previous.map_kernel is not None and est.map_kernel is not None:
