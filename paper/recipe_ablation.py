@@ -43,10 +43,13 @@ EXPERIMENTS: tuple[tuple[str, str, str, tuple[Variant, ...]], ...] = (
 )
 
 
-def run(n: int, seed: int) -> dict[str, Any]:
-    """Every cell of the grid."""
+Experiment = tuple[str, str, str, tuple[Variant, ...]]
+
+
+def run(n: int, seed: int, experiments: tuple[Experiment, ...] = EXPERIMENTS) -> dict[str, Any]:
+    """Every cell of the grid of ``experiments`` (default :data:`EXPERIMENTS`)."""
     cells = []
-    for key, name, geometry, variants in EXPERIMENTS:
+    for key, name, geometry, variants in experiments:
         train, _ = load_dataset(name, "train", geometry=geometry)
         test, _ = load_dataset(name, "test", geometry=geometry)
         for label, candidates, changes in variants:
@@ -70,8 +73,8 @@ def run(n: int, seed: int) -> dict[str, Any]:
     return {"n_train": n, "seed": seed, "cells": cells}
 
 
-def markdown(res: dict[str, Any]) -> str:
-    """The grid as a Markdown table."""
+def table(res: dict[str, Any]) -> list[str]:
+    """The grid's Markdown table, one line per row."""
     lines = [
         "| dataset | variant | candidate | strict, trained on | strict, held out | strict, test "
         "| s |",
@@ -84,6 +87,12 @@ def markdown(res: dict[str, Any]) -> str:
             f"{100 * c['fit_exact']:.2f}% | {100 * c['holdout_exact']:.2f}% | {test} | "
             f"{c['seconds']:.0f} |"
         )
+    return lines
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """The grid as a Markdown report."""
+    lines = table(res)
     return (
         "# The recipe's choices: step sizes, steps, the deep candidate\n\n"
         f"Each variant trains on the first {res['n_train']:,} training images of the "

@@ -14,9 +14,9 @@ def _randomised(est: FeatureEstimator) -> FeatureEstimator:
     return est
 
 
-@pytest.mark.parametrize("hidden", [0, 3])
-def test_feature_estimator_is_exactly_equivariant_for_every_shift(hidden):
-    est = _randomised(FeatureEstimator((2, 8, 6), hidden=hidden))
+@pytest.mark.parametrize(("hidden", "width"), [(0, 0), (3, 0), (0, 4), (3, 4)])
+def test_feature_estimator_is_exactly_equivariant_for_every_shift(hidden, width):
+    est = _randomised(FeatureEstimator((2, 8, 6), hidden=hidden, width=width))
     est.set_scales(torch.rand(4, 2, 8, 6))
     x = (torch.rand(2, 2, 8, 6) * 255).round() / 255
     report = assert_equivariant(est, x, max_elements=None, atol=1e-9)
@@ -27,6 +27,51 @@ def test_feature_estimator_is_exactly_equivariant_for_every_shift(hidden):
 def test_one_and_three_dimensional_grids(shape):
     est = _randomised(FeatureEstimator(shape))
     assert_equivariant(est, torch.rand(2, *shape), max_elements=None, atol=1e-9)
+
+
+def test_width_is_a_hidden_layer_of_full_size_filters():
+    # the score at shift s is z_0 + sum_k v_k relu(z_k + b_k), z the full-size filters'
+    # responses: evaluated here on the image moved back by s, one shift at a time
+    config = FeatureConfig(thresholds=(), windows=(), edges=False, mass=False, raw=True)
+    est = _randomised(FeatureEstimator((1, 5, 4), config, width=3)).double()
+    x = torch.rand(1, 1, 5, 4, dtype=torch.float64)
+    out = est(x)
+    w = est.map_kernel.detach() * est.map_scale.double()[0]
+    anchor = (2, 1)  # circular_conv reads offset u - (k - 1) // 2
+    for s in [(0, 0), (1, 0), (3, 2), (4, 3)]:
+        moved = torch.roll(x[0, 0], (-s[0], -s[1]), (0, 1))
+        z = (torch.roll(w[:, 0], (-anchor[0], -anchor[1]), (1, 2)) * moved).sum((1, 2))
+        want = z[0] + (est.width_out * torch.relu(z[1:] + est.width_bias)).sum()
+        torch.testing.assert_close(out[0, 0][s], want.detach())
+
+
+def test_set_box_keeps_the_hidden_filters_and_makes_the_score_the_box():
+    est = FeatureEstimator((1, 8, 8), FeatureConfig(boxes=True), width=2).double()
+    est.set_scales(torch.rand(4, 1, 8, 8, dtype=torch.float64))
+    hidden = est.map_kernel[1:].detach().clone()
+    assert hidden.abs().sum() > 0
+    assert est.set_box(0.0, (3.75, 3.75))
+    assert torch.equal(est.map_kernel[1:].detach(), hidden)
+    assert est.width_out is not None and not est.width_out.any()
+    box = FeatureEstimator((1, 8, 8), FeatureConfig(boxes=True)).double()
+    box.set_scales(torch.rand(4, 1, 8, 8, dtype=torch.float64))
+    assert box.set_box(0.0, (3.75, 3.75))
+    x = (torch.rand(3, 1, 8, 8, dtype=torch.float64) * 255).round() / 255
+    x[:, :, :2] = 0
+    assert torch.equal(est(x).flatten(1).argmax(1), box(x).flatten(1).argmax(1))
+
+
+def test_width_survives_the_checkpoint_config():
+    from equirestore.restore.hub import estimator_from_config
+
+    est = _randomised(FeatureEstimator((1, 6, 6), width=3))
+    est.set_scales(torch.rand(4, 1, 6, 6))
+    again = estimator_from_config(est.config())
+    again.load_state_dict(est.state_dict())
+    x = torch.rand(2, 1, 6, 6)
+    assert again.width == 3 and torch.equal(again(x), est(x))
+    legacy = {k: v for k, v in est.config().items() if k != "width"}
+    assert estimator_from_config(legacy).width == 0
 
 
 def test_occupancy_and_hull_read_the_bounding_box():

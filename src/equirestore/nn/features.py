@@ -203,9 +203,9 @@ def axis_ink(
 
 
 def along_axis(profile: Tensor, axis: int, dims: int) -> Tensor:
-    """A per-axis profile ``(B, N_a)`` (or ``(B, 1, N_a)``) as ``(B, 1, 1.., N_a, ..1)``,
-    spatial axis ``axis`` of ``dims``, to broadcast over the other axes."""
-    view = [profile.shape[0], 1] + [1] * dims
+    """A per-axis profile ``(B, N_a)`` (or ``(B, K, N_a)``) as ``(B, 1 or K, 1.., N_a,
+    ..1)``, spatial axis ``axis`` of ``dims``, to broadcast over the other axes."""
+    view = [profile.shape[0], profile.shape[1] if profile.dim() == 3 else 1] + [1] * dims
     view[2 + axis] = profile.shape[-1]
     return profile.reshape(view)
 
@@ -302,7 +302,12 @@ class FeatureEstimator(nn.Module):
     circular filters ``W_m`` on the feature maps, 1-D full-size circular filters ``W_a``
     on the axis profiles ``phi_a`` (a map constant across the other axes), and, with
     ``hidden > 0``, a learned branch of two ``kernel``-sized circular filter layers with
-    ReLUs whose maps and profiles enter the same last layer. ``s`` are fixed per-channel
+    ReLUs whose maps and profiles enter the same last layer. With ``width > 0`` the
+    last layer has ``1 + width`` output channels ``z_0, ..., z_width`` (the same
+    full-size filters, one set per channel) and the score is
+    ``z_0 + sum_k v_k relu(z_k + b_k)``: a hidden layer of full-size circular filters
+    with constant biases, then a 1x1 filter (Equations (2)-(3)), which scores every shift
+    by the same small network applied to the image moved back by it. ``s`` are fixed per-channel
     scales (buffers, set by :meth:`set_scales` from data) that make the features
     comparable for training; they are part of the estimator, so the function it computes
     is the same everywhere.
@@ -312,6 +317,8 @@ class FeatureEstimator(nn.Module):
         config: the fixed features (:class:`FeatureConfig`).
         hidden: channels of the learned branch (0: none).
         kernel: kernel size of the learned branch.
+        width: hidden units of full-size filters after the features (0: the score is
+            linear in them).
 
     Shapes: ``(B, C, *N) -> (B, 1, *N)``; the maximum marks the estimated shift.
     """
@@ -325,6 +332,7 @@ class FeatureEstimator(nn.Module):
         config: FeatureConfig | None = None,
         hidden: int = 0,
         kernel: int = 3,
+        width: int = 0,
     ) -> None:
         super().__init__()
         c, *spatial = (int(v) for v in input_shape)
@@ -333,7 +341,9 @@ class FeatureEstimator(nn.Module):
         self.dims = len(spatial)
         self.in_channels = c
         self.features = ShiftFeatures(c, self.dims, config)
-        self.hidden, self.kernel = int(hidden), int(kernel)
+        self.hidden, self.kernel, self.width = int(hidden), int(kernel), int(width)
+        if hidden < 0 or width < 0:
+            raise ValueError(f"hidden and width must be >= 0, got {hidden}, {width}")
         self.local: nn.Sequential | None = None
         if hidden:
             from equirestore.nn.canonical import CanonicalNetwork
@@ -346,10 +356,23 @@ class FeatureEstimator(nn.Module):
         fp = self.features.profile_channels + self.hidden
         if not (fm or fp):
             raise ValueError("the estimator has no features: enable some in the FeatureConfig")
-        self.map_kernel = nn.Parameter(torch.zeros(1, fm, *spatial)) if fm else None
+        out = 1 + self.width
+        self.map_kernel = nn.Parameter(torch.zeros(out, fm, *spatial)) if fm else None
         self.profile_kernels = nn.ParameterList(
-            [nn.Parameter(torch.zeros(1, fp, n)) for n in spatial] if fp else []
+            [nn.Parameter(torch.zeros(out, fp, n)) for n in spatial] if fp else []
         )
+        self.width_bias: nn.Parameter | None = None
+        self.width_out: nn.Parameter | None = None
+        if self.width:
+            # hidden filters start random (unit-scale responses on unit-norm features), the
+            # output weights at zero, so the estimator starts as its linear part
+            std = 1.0 / math.sqrt(fm + self.dims * fp)
+            with torch.no_grad():
+                for k in [self.map_kernel, *self.profile_kernels]:
+                    if k is not None:
+                        k[1:].normal_(0.0, std)
+            self.width_bias = nn.Parameter(torch.zeros(self.width))
+            self.width_out = nn.Parameter(torch.zeros(self.width))
         self.register_buffer("map_scale", torch.ones(fm))
         self.register_buffer("profile_scale", torch.ones(self.dims, fp))
 
@@ -361,6 +384,7 @@ class FeatureEstimator(nn.Module):
             "features": self.features.config.to_dict(),
             "hidden": self.hidden,
             "kernel": self.kernel,
+            "width": self.width,
         }
 
     def feature_maps(self, x: Tensor) -> tuple[Tensor | None, list[Tensor]]:
@@ -392,6 +416,14 @@ class FeatureEstimator(nn.Module):
             norm = p.norm(dim=2).mean(0)
             self.profile_scale[a] = torch.where(norm > 0, 1 / norm, torch.ones_like(norm))
 
+    def _zero_linear(self) -> None:
+        """Zero every parameter but the hidden units' filters (rows ``1:`` of the last
+        layer's kernels, kept as they are), so that the score is what a ``set_*`` method
+        writes into row 0 (the hidden units' output weights are zeroed)."""
+        last = {id(k) for k in [self.map_kernel, *self.profile_kernels] if k is not None}
+        for p in self.parameters():
+            (p[:1] if id(p) in last else p).zero_()
+
     @torch.no_grad()
     def set_map_filter(self, filt: Tensor) -> None:
         """Make the estimator linear: ``f(x)(p) = sum_c sum_o filt[c, o] x[c, p + o]``.
@@ -405,8 +437,7 @@ class FeatureEstimator(nn.Module):
             raise ValueError("set_map_filter needs the image itself as a feature (raw=True)")
         if tuple(filt.shape) != self.input_shape:
             raise ValueError(f"filter shape {tuple(filt.shape)} != input shape {self.input_shape}")
-        for p in self.parameters():
-            p.zero_()
+        self._zero_linear()
         # circular_conv's tap u reads offset u - a with the centred anchor a = (k - 1) // 2
         anchor = tuple((n - 1) // 2 for n in self.spatial)
         w = torch.roll(filt.to(self.map_kernel.dtype), anchor, tuple(range(1, filt.dim())))
@@ -434,8 +465,7 @@ class FeatureEstimator(nn.Module):
             or len(centre) != self.dims
         ):
             return False
-        for p in self.parameters():
-            p.zero_()
+        self._zero_linear()
         t = len(c.thresholds)
         first = t * (1 + len(c.windows))
         for a, (v, f) in enumerate(zip(centre, fractions, strict=True)):
@@ -454,10 +484,15 @@ class FeatureEstimator(nn.Module):
         for a, (p, k) in enumerate(zip(profiles, self.profile_kernels, strict=False)):
             profile = along_axis(circular_conv(p, k, method="fft"), a, self.dims)
             score = (
-                profile.expand(x.shape[0], 1, *self.spatial) if score is None else score + profile
+                profile.expand(x.shape[0], -1, *self.spatial) if score is None else score + profile
             )
         assert score is not None  # the constructor refuses an estimator without features
-        return score
+        if self.width_bias is None or self.width_out is None:
+            return score
+        shape = (1, -1) + (1,) * self.dims
+        hidden = torch.relu(score[:, 1:] + self.width_bias.to(score.dtype).view(shape))
+        out = self.width_out.to(score.dtype).view(shape)
+        return score[:, :1] + (hidden * out).sum(1, keepdim=True)
 
     def parameter_count(self) -> int:
         """Trainable scalars (the last layer and the learned branch)."""

@@ -172,6 +172,7 @@ def estimator_from_config(config: dict[str, Any]) -> nn.Module:
             FeatureConfig.from_dict(dict(config["features"])),
             hidden=int(config["hidden"]),
             kernel=int(config["kernel"]),
+            width=int(config.get("width", 0)),
         )
     return network_from_config(config)
 
