@@ -24,8 +24,9 @@ is strict on data it did not train on:
 6. ``deep``: 4 plus a learned branch of small circular filters, warm-started from 4 (not
    tried by default: on every suite dataset where 4 fell short it did no better);
 7. ``wide``: a hidden layer of 32 full-size circular filters on the image, a ReLU and a
-   1x1 filter, from a seeded random start (not tried by default: measured only on
-   scikit-learn's digits so far, where it beats 4, ``results/width_ablation.md``).
+   1x1 filter, from a seeded random start (not tried by default: it beats 4 on the test
+   split of scikit-learn's digits but not on its held-out split, and on MNIST resized it
+   is no better than 3; ``results/width_ablation.md``).
 
 Before training, the data are inspected (:func:`inspect_images`): blank or periodic
 images, exact duplicates and translated copies (Definition 4.2) are named, and the rate
