@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from equirestore.report import provenance, write_report
+from equirestore.restore.recipe import RecipeSettings
 from paper.recipe_ablation import Experiment, run, table
 
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -30,7 +31,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "sklearn-digits",
         "pad",
         (
-            ("default recipe", ("moment", "box", "linear", "features", "gated"), {}),
+            ("default recipe", RecipeSettings().candidates, {}),
             ("wide alone", ("wide",), {}),
         ),
     ),
