@@ -9,7 +9,7 @@ the way a new user runs it:
 
 (and the same with ``--rule half-box`` and ``mnist_half_box``, ``--rule emnist`` and
 ``mnist_emnist``, ``--rule mass-square`` and ``mnist_mass_square``, ``--rule fill`` and
-``mnist_fill``). Every MNIST digit (60,000
+``mnist_fill``, ``--rule square-fill`` and ``mnist_square_fill``). Every MNIST digit (60,000
 train, 10,000 test; or, with ``--dataset fashion-mnist``, every Fashion-MNIST image) is
 re-centred and written as an 8-bit grayscale 32x32 PNG under
 ``<out>/<split>/<label>/<index>.png``:
@@ -35,6 +35,11 @@ re-centred and written as an 8-bit grayscale 32x32 PNG under
   Unlike Fashion-MNIST's photographs (1.94% of its test images have a blank outer row
   on the longer side), the resized digits keep their outer rows: the box of the 8-bit
   image is the one it was centred by.
+* ``square-fill``: the box of the pixels above 2% ink of the digit upsampled 4x (bicubic)
+  centred in a square frame (aspect ratio kept), the square resized (bicubic,
+  antialiased) to the whole 28x28 frame, padded by 2: the longer side fills the frame
+  and the shorter one is centred to a fraction of a pixel, as datasets that square their
+  objects before downsampling them do.
 * ``mass-square``: the conversion that NIST-derived sets describe as MNIST's own, on the
   digit upsampled 4x (bicubic): the smallest square about the centre of mass (to a quarter
   of a pixel) that holds the bounding box of the pixels above 2% ink, resized to 20x20
@@ -105,6 +110,24 @@ def centre_by_half_box(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     return centre_by_box(image, canvas, level=127)
 
 
+def squared(roi: torch.Tensor, canvas: int, border: int) -> np.ndarray:
+    """``roi (h, w)`` centred in a ``max(h, w)`` square (at ``(side - h) // 2, (side - w)
+    // 2``: a fraction of a pixel once resized), resized (bicubic, antialiased) to fill a
+    ``canvas x canvas`` uint8 image inside a blank ``border``."""
+    h, w = roi.shape
+    side = max(h, w)
+    square = torch.zeros(side, side, dtype=torch.float64)
+    top, left = (side - h) // 2, (side - w) // 2
+    square[top : top + h, left : left + w] = roi
+    inner = canvas - 2 * border
+    small = F.interpolate(
+        square[None, None], size=(inner, inner), mode="bicubic", antialias=True, align_corners=False
+    )[0, 0].clamp(0, 1)
+    out = np.zeros((canvas, canvas), np.uint8)
+    out[border : border + inner, border : border + inner] = (small * 255).round().byte().numpy()
+    return out
+
+
 def centre_like_emnist(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     """``image (H, W)`` uint8 through the EMNIST-like conversion of the module docstring,
     on a ``canvas x canvas`` image; a blank image stays blank."""
@@ -112,20 +135,15 @@ def centre_like_emnist(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
     g = g / g.sum()
     hi = F.conv2d(upsampled(image)[None, None], g.view(1, 1, 1, -1), padding=(0, 4))
     roi = ink_region(F.conv2d(hi, g.view(1, 1, -1, 1), padding=(4, 0))[0, 0])
-    out = np.zeros((canvas, canvas), np.uint8)
-    if roi is None:
-        return out
-    h, w = roi.shape
-    side = max(h, w)
-    square = torch.zeros(side, side, dtype=torch.float64)
-    top, left = (side - h) // 2, (side - w) // 2
-    square[top : top + h, left : left + w] = roi
-    inner = canvas - 8
-    small = F.interpolate(
-        square[None, None], size=(inner, inner), mode="bicubic", antialias=True, align_corners=False
-    )[0, 0].clamp(0, 1)
-    out[4 : 4 + inner, 4 : 4 + inner] = (small * 255).round().byte().numpy()
-    return out
+    return np.zeros((canvas, canvas), np.uint8) if roi is None else squared(roi, canvas, 4)
+
+
+def square_fill(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
+    """``image (H, W)`` uint8 through the ``square-fill`` conversion of the module
+    docstring, on a ``canvas x canvas`` image (the 28x28 frame in its middle); a blank
+    image stays blank."""
+    roi = ink_region(upsampled(image))
+    return np.zeros((canvas, canvas), np.uint8) if roi is None else squared(roi, canvas, 2)
 
 
 def centre_mass_square(image: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
@@ -188,6 +206,7 @@ RULES = {
     "fill": fill_frame,
     "mass-square": centre_mass_square,
     "pad": keep_padded,
+    "square-fill": square_fill,
 }
 
 

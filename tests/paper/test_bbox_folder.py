@@ -8,6 +8,7 @@ from paper.bbox_folder import (
     centre_mass_square,
     fill_frame,
     keep_padded,
+    square_fill,
 )
 
 
@@ -85,3 +86,15 @@ def test_the_half_box_rule_centres_the_box_of_the_pixels_of_at_least_half_ink():
     far[0, 0], far[27, 27] = 255, 50  # the faint pixel would land off the canvas
     with pytest.raises(ValueError, match="does not fit the canvas"):
         centre_by_half_box(far)
+
+
+def test_the_square_fill_rule_fills_the_frame_along_the_long_side_and_centres_the_box():
+    img = np.zeros((28, 28), np.uint8)
+    img[2:20, 3:9] = 255  # a tall bar, far off-centre
+    out = square_fill(img)
+    assert out.shape == (32, 32) and out.dtype == np.uint8
+    rows, cols = np.nonzero(out.any(1))[0], np.nonzero(out.any(0))[0]
+    assert (rows[0], rows[-1]) == (2, 29)  # the longer side fills the 28-pixel frame
+    assert abs((cols[0] + cols[-1]) / 2 - 15.5) <= 1.0
+    assert cols[-1] - cols[0] < 14  # the aspect ratio is kept: still a narrow bar
+    assert not square_fill(np.zeros((28, 28), np.uint8)).any()
