@@ -24,17 +24,19 @@ def test_the_bounding_box_lands_in_the_middle_rounded_to_the_top_left():
     assert not centre_by_box(np.zeros((28, 28), np.uint8)).any()
 
 
-def test_the_emnist_like_rule_fills_the_frame_along_the_long_side_and_centres_the_box():
+@pytest.mark.parametrize(("rule", "border"), [(centre_like_emnist, 4), (square_fill, 2)])
+def test_the_squaring_rules_fill_the_frame_along_the_long_side_and_centre_the_box(rule, border):
     img = np.zeros((28, 28), np.uint8)
     img[2:20, 3:9] = 255  # a tall bar, far off-centre
-    out = centre_like_emnist(img)
+    out = rule(img)
     assert out.shape == (32, 32) and out.dtype == np.uint8
     rows, cols = np.nonzero(out.any(1))[0], np.nonzero(out.any(0))[0]
-    assert rows[0] >= 4 and rows[-1] <= 27 and rows[-1] - rows[0] >= 21  # ~24 rows of ink
+    inner = 32 - 2 * border  # the frame inside the blank border
+    assert rows[0] >= border and rows[-1] < 32 - border and rows[-1] - rows[0] >= inner - 3
     assert abs((rows[0] + rows[-1]) / 2 - 15.5) <= 0.5
     assert abs((cols[0] + cols[-1]) / 2 - 15.5) <= 1.0
     assert cols[-1] - cols[0] < 14  # the aspect ratio is kept: still a narrow bar
-    assert not centre_like_emnist(np.zeros((28, 28), np.uint8)).any()
+    assert not rule(np.zeros((28, 28), np.uint8)).any()
 
 
 def test_pad_keeps_the_image_as_published_on_a_blank_frame():
@@ -86,15 +88,3 @@ def test_the_half_box_rule_centres_the_box_of_the_pixels_of_at_least_half_ink():
     far[0, 0], far[27, 27] = 255, 50  # the faint pixel would land off the canvas
     with pytest.raises(ValueError, match="does not fit the canvas"):
         centre_by_half_box(far)
-
-
-def test_the_square_fill_rule_fills_the_frame_along_the_long_side_and_centres_the_box():
-    img = np.zeros((28, 28), np.uint8)
-    img[2:20, 3:9] = 255  # a tall bar, far off-centre
-    out = square_fill(img)
-    assert out.shape == (32, 32) and out.dtype == np.uint8
-    rows, cols = np.nonzero(out.any(1))[0], np.nonzero(out.any(0))[0]
-    assert (rows[0], rows[-1]) == (2, 29)  # the longer side fills the 28-pixel frame
-    assert abs((cols[0] + cols[-1]) / 2 - 15.5) <= 1.0
-    assert cols[-1] - cols[0] < 14  # the aspect ratio is kept: still a narrow bar
-    assert not square_fill(np.zeros((28, 28), np.uint8)).any()
