@@ -1,4 +1,5 @@
-"""Estimates, restores and tie flags do not depend on what else is in the batch."""
+"""Estimates, restores and tie flags do not depend on what else is in the batch, for the
+translation, rotation and SE(2) restorers."""
 
 import torch
 from hypothesis import given, settings
@@ -61,6 +62,27 @@ def test_batched_equals_one_by_one(images, which):
             alone = restorer.peaks(x[i : i + 1])
             assert bool(alone.unique[0]) == bool(batched.unique[i])
             assert torch.equal(alone.position[0], batched.position[i])
+            assert torch.equal(restorer(x[i : i + 1])[0], restored[i])
+
+
+_ROTATION = {name: load_restorer(name) for name in ("mnist-rotation", "mnist-se2")}
+
+
+def _parts(estimate) -> tuple[torch.Tensor, ...]:
+    return estimate if isinstance(estimate, tuple) else (estimate,)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(_IMAGES, min_size=1, max_size=6), st.sampled_from(sorted(_ROTATION)))
+def test_rotation_and_se2_restorers_batched_equal_one_by_one(images, name):
+    restorer = _ROTATION[name]
+    x = torch.stack(images)
+    with torch.inference_mode():
+        batched, restored = _parts(restorer.estimate(x)), restorer(x)
+        for i in range(len(x)):
+            alone = _parts(restorer.estimate(x[i : i + 1]))
+            for a, b in zip(alone, batched, strict=True):
+                assert torch.equal(a[0], b[i])
             assert torch.equal(restorer(x[i : i + 1])[0], restored[i])
 
 
