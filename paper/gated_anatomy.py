@@ -35,7 +35,13 @@ from torch import Tensor
 
 from equirestore.data.folder import load_folder
 from equirestore.nn.box import ink
-from equirestore.nn.gated import TIE_WEIGHT, GatedEstimator, occupancy_extents, rescaled
+from equirestore.nn.gated import (
+    TIE_WEIGHT,
+    GatedEstimator,
+    empty_runs,
+    occupancy_extents,
+    rescaled,
+)
 from equirestore.report import provenance, write_report
 from equirestore.restore.estimator import exact_mask
 from equirestore.restore.hub import load_restorer
@@ -81,17 +87,10 @@ def box_edges(occupancy: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     longest circular run of empty slices, the last one before it (``(B,)`` int64 each),
     and whether that run is the only longest one (``(B,)`` bool; where not, or where the
     axis is blank or full, the edges mean nothing)."""
-    empty = occupancy <= 0
-    n = empty.shape[1]
-    run = torch.zeros(len(empty), dtype=torch.long)
-    ending = []
-    for p in range(2 * n):  # the second lap sees every run whole, across the border too
-        run = torch.where(empty[:, p % n], run + 1, 0)
-        if p >= n:
-            ending.append(run.clamp_max(n))
-    length = torch.stack(ending, 1)  # (B, N): the empty run ending at each slice
+    n = occupancy.shape[1]
+    length = empty_runs(occupancy)
     longest = length.amax(1, keepdim=True)
-    ends = (length == longest) & ~empty.roll(-1, 1) & (longest > 0)
+    ends = (length == longest) & (occupancy.roll(-1, 1) > 0) & (longest > 0)
     end = ends.long().argmax(1)
     return (end + 1) % n, (end - longest[:, 0]) % n, ends.sum(1) == 1
 

@@ -36,14 +36,12 @@ FEATURES_STEPS_AND_DEEP: tuple[Variant, ...] = (
     ("features (default: lr 0.05, 2,000 steps), then deep", ("features", "deep"), {"target": 1.0}),
 )
 #: (key, dataset, geometry, variants): (label, candidates tried, settings changed)
-EXPERIMENTS: tuple[tuple[str, str, str, tuple[Variant, ...]], ...] = (
+Experiment = tuple[str, str, str, tuple[Variant, ...]]
+EXPERIMENTS: tuple[Experiment, ...] = (
     ("cifar10-pad4", "cifar10", "pad", LINEAR_STEP_SIZES),
     ("glyphs", "glyphs", "pad", FEATURES_STEPS_AND_DEEP),
     ("mnist-resize", "mnist", "resize", FEATURES_STEPS_AND_DEEP),
 )
-
-
-Experiment = tuple[str, str, str, tuple[Variant, ...]]
 
 
 def run(n: int, seed: int, experiments: tuple[Experiment, ...] = EXPERIMENTS) -> dict[str, Any]:

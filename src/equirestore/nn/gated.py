@@ -51,20 +51,25 @@ def box_extents(x: Tensor, threshold: float, levels: int = LEVELS) -> list[Tenso
     return occupancy_extents(ink(x, threshold, False, levels)[0])
 
 
+def empty_runs(occupancy: Tensor) -> Tensor:
+    """``(B, N)`` int64: for one axis's occupancy ``(B, N)``, the length of the circular run
+    of empty slices that ends at each slice (0 where the slice is inked; ``N`` on a blank
+    axis). A circular shift of the occupancy shifts it the same way."""
+    empty = occupancy <= 0
+    n = empty.shape[1]
+    run = torch.zeros(len(empty), dtype=torch.long, device=occupancy.device)
+    ending = []
+    for p in range(2 * n):  # the second lap sees every run whole, across the border too
+        run = torch.where(empty[:, p % n], run + 1, 0)
+        if p >= n:
+            ending.append(run.clamp_max(n))
+    return torch.stack(ending, 1)
+
+
 def occupancy_extents(occupancy: list[Tensor]) -> list[Tensor]:
     """:func:`box_extents` from the per-axis occupancy ``(B, N_a)`` of
     :func:`~equirestore.nn.box.ink`."""
-    extents = []
-    for occ in occupancy:
-        empty = occ <= 0
-        n = empty.shape[1]
-        run = torch.zeros(len(empty), dtype=torch.long, device=occ.device)
-        longest = run.clone()
-        for p in range(2 * n):  # twice round, so that a run across the border counts whole
-            run = torch.where(empty[:, p % n], run + 1, 0)
-            longest = torch.maximum(longest, run)
-        extents.append(n - longest.clamp_max(n))
-    return extents
+    return [occ.shape[1] - empty_runs(occ).amax(1) for occ in occupancy]
 
 
 def rescaled(g: Tensor, weight: float) -> Tensor:
