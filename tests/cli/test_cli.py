@@ -56,6 +56,48 @@ def test_restore_files_writes_images_and_shifts(tmp_path):
         assert np.array_equal(restored, (x[i, 0] * 255).round().byte().numpy())
 
 
+@pytest.mark.parametrize("name", ["mnist-rotation", "mnist-se2"])
+def test_restore_files_with_rotation_and_se2_restorers_reports_angles_and_ties(
+    tmp_path, capsys, name
+):
+    """The command writes what the library computes on the decoded images: the same
+    estimates, the same restored pixels (8-bit), and a blank image flagged as a tie."""
+    from equirestore.groups.rotation import rotate
+    from equirestore.restore.hub import load_restorer
+
+    blobs = centred_blobs(3).float()
+    turned = shift(rotate(blobs, torch.tensor([25.0, -100.0, 170.0])), torch.tensor([[3, -2]] * 3))
+    _write_pngs(tmp_path / "in", torch.cat([turned, torch.zeros(1, 1, 32, 32)]))
+    out = tmp_path / "out"
+    assert main(["restore", str(tmp_path / "in"), "--restorer", name, "--out", str(out)]) == 0
+    assert "WARNING: 1 image(s) have no unique estimate" in capsys.readouterr().out
+    report = json.loads((out / "shifts.json").read_text())
+    assert "counter-clockwise" in report["convention"]
+    entries = report["images"]
+    assert [e["unique"] for e in entries] == [True, True, True, False]
+    restorer = load_restorer(name)
+    decoded = (
+        torch.stack(
+            [
+                torch.from_numpy(np.asarray(Image.open(tmp_path / "in" / f"img{i}.png")))
+                for i in range(4)
+            ]
+        )[:, None].float()
+        / 255
+    )
+    with torch.inference_mode():
+        g, restored = restorer.estimate(decoded), restorer(decoded)
+    angle = g[1] if name == "mnist-se2" else g
+    assert [e["angle"] for e in entries] == angle.tolist() and entries[3]["angle"] == 0.0
+    if name == "mnist-se2":
+        assert [e["shift"] for e in entries] == g[0].tolist()
+    else:
+        assert all("shift" not in e for e in entries)
+    for i in range(4):
+        written = np.asarray(Image.open(out / f"img{i}.png"))
+        assert np.array_equal(written, (restored[i, 0].clamp(0, 1) * 255).round().byte().numpy())
+
+
 def test_restore_bad_inputs_leave_no_output(tmp_path, capsys):
     _write_pngs(tmp_path / "in", centred_blobs(2))
     (tmp_path / "in" / "readme.txt").write_text("x")

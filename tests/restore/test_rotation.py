@@ -107,6 +107,15 @@ def test_quarter_turns_are_estimated_exactly_in_degrees():
     assert ((r.estimate(x) > -180) & (r.estimate(x) <= 180)).all()
 
 
+def test_estimate_unique_flags_a_tie_and_gives_it_no_angle():
+    r = _restorer()
+    x = torch.rand(3, 2, 16, 16)
+    x[1] = 0  # blank: every bin scores the same
+    angle, unique = r.estimate_unique(x)
+    assert unique.tolist() == [True, False, True]
+    assert torch.equal(angle, r.estimate(x)) and angle[1] == 0
+
+
 def test_restore_undoes_the_estimate():
     r = _restorer()
     x = torch.rand(2, 2, 16, 16)

@@ -1,4 +1,5 @@
-"""``equirestore restore``: restore image files and report the estimated shifts.
+"""``equirestore restore``: restore image files and report what was estimated (the
+shift, the angle, or both for an SE(2) restorer) and whether it is unique.
 
 Large folders stream: a :class:`~torch.utils.data.DataLoader` with worker processes
 decodes one batch at a time, the batch is restored and written, and only the file list
@@ -22,8 +23,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from equirestore.data import list_images, read_image, write_image
 from equirestore.data.images import image_size
-from equirestore.restore.hub import SHIPPED, load_translation_restorer
+from equirestore.restore.hub import SHIPPED, load_restorer
+from equirestore.restore.rotation import RotationRestorer
+from equirestore.restore.se2 import SE2Restorer
 from equirestore.restore.translation import TranslationRestorer
+
+AnyRestorer = TranslationRestorer | RotationRestorer | SE2Restorer
 
 
 def _inputs(paths: list[str]) -> list[Path]:
@@ -84,9 +89,41 @@ def _prepare_out(out: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
 
 
+def _restore_batch(restorer: AnyRestorer, x: Tensor) -> tuple[Tensor, list[dict[str, Any]], Tensor]:
+    """``x`` restored, what was estimated per image (``shift`` and/or ``angle``), and
+    whether each estimate is unique (for SE(2): both the shift and the angle)."""
+    if isinstance(restorer, RotationRestorer):
+        angle, unique = restorer.estimate_unique(x)
+        return restorer.undo(x, angle), [{"angle": a} for a in angle.tolist()], unique
+    translation = restorer.translation if isinstance(restorer, SE2Restorer) else restorer
+    pk = translation.peaks(x)  # one estimator pass: the shift and whether it is unique
+    shifts = translation.estimate_from(pk)
+    moved = translation.undo(x, shifts)
+    if isinstance(restorer, TranslationRestorer):
+        return moved, [{"shift": s} for s in shifts.tolist()], pk.unique
+    angle, unique = restorer.rotation.estimate_unique(moved)
+    found = [{"shift": s, "angle": a} for s, a in zip(shifts.tolist(), angle.tolist(), strict=True)]
+    return restorer.rotation.undo(moved, angle), found, pk.unique & unique
+
+
+def _convention(restorer: AnyRestorer) -> str:
+    tie = "unique == false: no unique estimate (a tie), the image is written unmoved"
+    if isinstance(restorer, TranslationRestorer):
+        return f"input == torch.roll(restored, shift, dims=(rows, cols)); {tie}"
+    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    about = "its circular centroid" if rotation.centre == "centroid" else "the image middle"
+    turned = f"restored turned by angle (degrees, counter-clockwise as displayed) about {about}"
+    if isinstance(restorer, RotationRestorer):
+        return f"input ~ {turned}; {tie} (not turned)"
+    return (
+        f"input ~ torch.roll({turned}, shift, dims=(rows, cols)); {tie} (neither rolled nor "
+        "turned where the shift is tied, not turned where the angle is)"
+    )
+
+
 def _restore_into(
     staging: Path,
-    restorer: TranslationRestorer,
+    restorer: AnyRestorer,
     files: list[Path],
     names: list[str],
     loader: DataLoader[tuple[Tensor, int]],
@@ -96,20 +133,13 @@ def _restore_into(
     entries: list[dict[str, Any]] = []
     for x, bits in tqdm(loader, desc="restore", unit="batch", disable=len(loader) < 2):
         with torch.inference_mode():
-            pk = restorer.peaks(x)  # one estimator pass: the shift and whether it is unique
-            shifts = restorer.estimate_from(pk)
-            restored = restorer.undo(x, shifts)
-        for img, s, unique, b in zip(restored, shifts, pk.unique, bits.tolist(), strict=True):
+            restored, found, uniques = _restore_batch(restorer, x)
+        for img, g, unique, b in zip(restored, found, uniques, bits.tolist(), strict=True):
             i = len(entries)
             pixels = img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
             write_image(staging / names[i], pixels, bits=b if img.shape[0] == 1 else 8)
             entries.append(
-                {
-                    "input": str(files[i]),
-                    "restored": names[i],
-                    "shift": s.tolist(),
-                    "unique": bool(unique),
-                }
+                {"input": str(files[i]), "restored": names[i], **g, "unique": bool(unique)}
             )
     return entries
 
@@ -118,7 +148,7 @@ def restore_files_command(a: argparse.Namespace) -> int:
     """Restore every input image; write ``<out>/<name>.png`` and ``<out>/shifts.json``."""
     if a.batch_size < 1 or a.workers < 0:
         raise ValueError("--batch-size must be >= 1 and --workers >= 0")
-    restorer = load_translation_restorer(a.restorer)
+    restorer = load_restorer(a.restorer)
     c, *spatial = restorer.input_shape
     files = _inputs(a.images)
     _check_sizes(files, tuple(spatial), str(a.restorer))
@@ -131,8 +161,7 @@ def restore_files_command(a: argparse.Namespace) -> int:
     try:
         entries = _restore_into(staging, restorer, files, names, loader)
         report = {
-            "convention": "input == torch.roll(restored, shift, dims=(rows, cols)); "
-            "unique == false: no unique estimate (a tie), the image is written unmoved",
+            "convention": _convention(restorer),
             "restorer": str(a.restorer),
             "images": entries,
         }
@@ -143,11 +172,12 @@ def restore_files_command(a: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     ties = sum(not e["unique"] for e in entries)
-    print(f"restored {len(files)} image(s) into {out} (shifts in {out / 'shifts.json'})")
+    print(f"restored {len(files)} image(s) into {out} (estimates in {out / 'shifts.json'})")
     if ties:
         print(
-            f"WARNING: {ties} image(s) have no unique estimate (a tie: blank, constant or "
-            "periodic content) and were written unmoved; see 'unique' in shifts.json"
+            f"WARNING: {ties} image(s) have no unique estimate (a tie: blank, constant, "
+            "periodic or rotation-symmetric content) and were written unmoved; see 'unique' "
+            "in shifts.json"
         )
     return 0
 
@@ -157,18 +187,20 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "restore",
         help="restore image files",
-        description="Estimate each image's translation, undo it, and write the restored "
-        "image (PNG, at the input's bit depth) plus shifts.json with every estimated shift "
-        "(convention: torch.roll sign, axis order rows, cols) and whether it is unique. "
-        "Nothing is written unless every image succeeds.",
+        description="Estimate each image's translation (or rotation, or both), undo it, "
+        "and write the restored image (PNG, at the input's bit depth) plus shifts.json with "
+        "every estimate and whether it is unique: 'shift' in the torch.roll sign convention, "
+        "axis order rows, cols; 'angle' in degrees, counter-clockwise as displayed, about "
+        "the point the restorer turns about (mnist-rotation: the image middle; mnist-se2: "
+        "the circular centroid after the shift; shifts.json says which). Nothing is "
+        "written unless every image succeeds.",
     )
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument(
         "--restorer",
         required=True,
-        help="a shipped translation restorer ("
-        + ", ".join(n for n in SHIPPED if "rotation" not in n)
-        + ") or a checkpoint from train-restorer",
+        help="a shipped restorer (" + ", ".join(SHIPPED) + ") or a checkpoint from "
+        "train-restorer (translation, rotation or SE(2))",
     )
     p.add_argument("--out", required=True, help="output folder (new or empty)")
     p.add_argument(

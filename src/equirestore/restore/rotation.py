@@ -156,9 +156,15 @@ class RotationRestorer(Restorer):
     def estimate(self, x: Tensor) -> Tensor:
         """The estimated rotation in degrees, ``(B,)`` float64 in ``(-180, 180]`` (0 where
         the maximum is tied)."""
+        return self._estimate(x, self.polar(x))[0]
+
+    def estimate_unique(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`estimate` and whether it is one: ``(angle (B,) float64 degrees, unique
+        (B,) bool)``; where the maximum is tied (a blank or rotation-symmetric image) the
+        angle is 0 and ``unique`` is False."""
         return self._estimate(x, self.polar(x))
 
-    def _estimate(self, x: Tensor, polar: Tensor) -> Tensor:
+    def _estimate(self, x: Tensor, polar: Tensor) -> tuple[Tensor, Tensor]:
         with torch.set_grad_enabled(torch.is_grad_enabled() and x.requires_grad):
             s = self.estimator(polar).squeeze(1)
         pk = peaks(s)
@@ -170,7 +176,7 @@ class RotationRestorer(Restorer):
         pm, p0, pp = p.gather(1, near).unbind(1)
         offset = torch.where(pk.unique, (pp - pm) / (pm + p0 + pp).clamp_min(1e-300), 0.0)
         deg = torch.remainder((k.to(torch.float64) + offset) * self.bin_degrees, 360.0)
-        return torch.where(deg > 180, deg - 360, deg)
+        return torch.where(deg > 180, deg - 360, deg), pk.unique
 
     def undo(self, x: Tensor, g: Tensor) -> Tensor:
         """Rotate every image back by its angle ``g (B,)`` (degrees) about the centre."""
@@ -183,7 +189,7 @@ class RotationRestorer(Restorer):
         """``undo(x, estimate(x))``, the centre computed once."""
         x = check_batch(x, self.image_shape[0], 2, self.image_shape[1:])
         centre = self._centre(x)
-        return self._undo(x, self._estimate(x, self._polar(x, centre)), centre)
+        return self._undo(x, self._estimate(x, self._polar(x, centre))[0], centre)
 
     def checkpoint(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """A ``weights_only``-loadable dict (see :mod:`equirestore.restore.hub`)."""
