@@ -107,17 +107,19 @@ def _restore_batch(restorer: AnyRestorer, x: Tensor) -> tuple[Tensor, list[dict[
 
 
 def _convention(restorer: AnyRestorer) -> str:
-    tie = "unique == false: no unique estimate (a tie), the image is written unmoved"
     if isinstance(restorer, TranslationRestorer):
-        return f"input == torch.roll(restored, shift, dims=(rows, cols)); {tie}"
+        return (
+            "input == torch.roll(restored, shift, dims=(rows, cols)); unique == false: no "
+            "unique estimate (a tie), the image is written unmoved"
+        )
     rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
     about = "its circular centroid" if rotation.centre == "centroid" else "the image middle"
     turned = f"restored turned by angle (degrees, counter-clockwise as displayed) about {about}"
     if isinstance(restorer, RotationRestorer):
-        return f"input ~ {turned}; {tie} (not turned)"
+        return f"input ~ {turned}; unique == false: a tied angle, 0, the image is not turned"
     return (
-        f"input ~ torch.roll({turned}, shift, dims=(rows, cols)); {tie} (neither rolled nor "
-        "turned where the shift is tied, not turned where the angle is)"
+        f"input ~ torch.roll({turned}, shift, dims=(rows, cols)); unique == false: the shift "
+        "or the angle is tied, and what is tied is 0 (not rolled back, or not turned back)"
     )
 
 
@@ -176,8 +178,8 @@ def restore_files_command(a: argparse.Namespace) -> int:
     if ties:
         print(
             f"WARNING: {ties} image(s) have no unique estimate (a tie: blank, constant, "
-            "periodic or rotation-symmetric content) and were written unmoved; see 'unique' "
-            "in shifts.json"
+            "periodic or rotation-symmetric content), and what is tied was not undone; see "
+            "'unique' in shifts.json"
         )
     return 0
 
