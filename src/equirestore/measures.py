@@ -13,7 +13,8 @@
 ``classify`` is anything mapping ``(B, C, H, W)`` images to ``(B, K)`` scores - a
 classifier, or a classifier behind a restorer (:class:`equirestore.RestoredClassifier`).
 Shifts follow :mod:`equirestore.groups.translation`. :func:`accuracy_under_shifts` is
-Table 1's protocol.
+Table 1's protocol; :func:`accuracy_under_rotations` its counterpart for rotation and
+SE(2) restorers.
 """
 
 from __future__ import annotations
@@ -154,4 +155,46 @@ def accuracy_under_shifts(
         total = distributed.all_sum(correct)
         for key, c in zip(("w/o", "w/"), total, strict=True):
             rows[key].append(round(100 * c / len(images), 2))
+    return rows
+
+
+@torch.no_grad()
+def accuracy_under_rotations(
+    classifier: torch.nn.Module,
+    restorer: Restorer,
+    images: Tensor,
+    labels: Tensor,
+    max_shift: int,
+    seed: int,
+    progress: bool = True,
+    batch_size: int = 500,
+) -> dict[str, dict[str, float]]:
+    """Accuracy (%) without (``"w/o"``) and with (``"w/"``) a rotation or SE(2) restorer in
+    front of the classifier, on the test images as they are (``"upright"``) and on the
+    two sets of :func:`~equirestore.restore.rotation_training.rotated_test_sets`
+    (``"rotated"``, ``"rotated_shifted_<max_shift>px"``).
+
+    Args:
+        classifier: ``(B, C, H, W) -> (B, K)`` on the restorer's canvas.
+        restorer: a rotation or SE(2) restorer.
+        images, labels: ``(M, C, H, W)`` on the canvas, and ``(M,)``.
+    """
+    from tqdm.auto import tqdm
+
+    from equirestore.restore.rotation_training import rotated_test_sets
+
+    classifier.eval()
+    rotated, shifted, _ = rotated_test_sets(images, seed, max_shift)
+    sets = {"upright": images, "rotated": rotated, f"rotated_shifted_{max_shift}px": shifted}
+    rows: dict[str, dict[str, float]] = {}
+    for name, x in tqdm(sets.items(), desc="test sets", disable=not progress):
+        correct = [0, 0]
+        for i in range(0, len(x), batch_size):
+            batch, y = x[i : i + batch_size], labels[i : i + batch_size]
+            correct[0] += int((classifier(batch).argmax(1) == y).sum())
+            correct[1] += int((classifier(restorer(batch)).argmax(1) == y).sum())
+        rows[name] = {
+            "w/o": round(100 * correct[0] / len(x), 2),
+            "w/": round(100 * correct[1] / len(x), 2),
+        }
     return rows

@@ -232,6 +232,27 @@ CASES = [
         setup=_classifier,
     ),
     Case(
+        "evaluate: a classifier smaller than the rotation restorer's canvas",
+        lambda d: [
+            "evaluate",
+            "--dataset",
+            "mnist",
+            "--restorer",
+            "mnist-se2",
+            "--classifier",
+            str(d / "c28.pt"),
+            "--limit",
+            "20",
+            "--out",
+            str(d / "e"),
+        ],
+        2,
+        ("takes inputs (1, 28, 28)", "train the classifier at that size"),
+        ("e.md", "e.json", "e_examples.png"),
+        real_data=True,
+        setup=lambda d: save_classifier(SmallCNN(), d / "c28.pt", "small-cnn", (1, 28, 28), 10),
+    ),
+    Case(
         "train-classifier: --epochs -3",
         lambda d: [
             "train-classifier",

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +55,56 @@ def test_restore_files_writes_images_and_shifts(tmp_path):
     for i in range(3):
         restored = np.asarray(Image.open(tmp_path / "out" / f"img{i}.png"))
         assert np.array_equal(restored, (x[i, 0] * 255).round().byte().numpy())
+
+
+def test_evaluate_with_an_se2_restorer_reports_angles_and_accuracy_behind_it(tmp_path):
+    """The report holds what the library computes on the same test digits: the angle
+    rates of the protocol and the classifier's accuracy without and with the restorer."""
+    from equirestore.classifiers.models import SmallCNN
+    from equirestore.classifiers.training import load_classifier, save_classifier
+    from equirestore.restore.hub import load_restorer
+    from equirestore.restore.rotation_training import angle_rates, rotated_test_sets
+    from tests.conftest import real_dataset
+
+    images, labels = real_dataset("mnist", "test")
+    torch.manual_seed(1)
+    save_classifier(SmallCNN(), tmp_path / "c.pt", "small-cnn", (1, 32, 32), 10)
+    out = tmp_path / "e"
+    args = ["evaluate", "--dataset", "mnist", "--restorer", "mnist-se2", "--limit", "40"]
+    args += ["--classifier", str(tmp_path / "c.pt"), "--max-scope", "3", "--out", str(out)]
+    assert main(args) == 0
+    res = json.loads(Path(f"{out}.json").read_text())
+    restorer = load_restorer("mnist-se2")
+    canvas = images[:40]  # already on the 32 x 32 canvas
+    assert res["within_one_bin"] == angle_rates(restorer, canvas, 0, 3)
+    classifier, _ = load_classifier(tmp_path / "c.pt")
+    rotated, shifted, _ = rotated_test_sets(canvas, 0, 3)
+    sets = {"upright": canvas, "rotated": rotated, "rotated_shifted_3px": shifted}
+    assert list(res["table"]) == list(sets)
+    with torch.no_grad():
+        for name, x in sets.items():
+            for key, seen in (("w/o", x), ("w/", restorer(x))):
+                acc = 100 * float((classifier(seen).argmax(1) == labels[:40]).double().mean())
+                assert res["table"][name][key] == round(acc, 2), (name, key)
+    assert Path(f"{out}_examples.png").exists()
+    assert "angle within one bin" in Path(f"{out}.md").read_text()
+
+
+def test_evaluate_with_a_rotation_restorer_on_a_folder(tmp_path):
+    _write_pngs(tmp_path / "in", centred_blobs(6).float())
+    out = tmp_path / "e"
+    args = [
+        "evaluate",
+        "--folder",
+        str(tmp_path / "in"),
+        "--grayscale",
+        "--restorer",
+        "mnist-rotation",
+    ]
+    assert main([*args, "--out", str(out)]) == 0
+    res = json.loads(Path(f"{out}.json").read_text())
+    assert res["group"] == "rotation" and res["n_test"] == 6 and "table" not in res
+    assert set(res["within_one_bin"]) == {"rotated", "rotated_shifted_8px"}
 
 
 @pytest.mark.parametrize("name", ["mnist-rotation", "mnist-se2"])

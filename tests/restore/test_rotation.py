@@ -12,7 +12,11 @@ from equirestore.restore.hub import (
     save_restorer,
 )
 from equirestore.restore.rotation import RotationRestorer
-from equirestore.restore.rotation_training import RotationSettings
+from equirestore.restore.rotation_training import (
+    RotationSettings,
+    angle_errors,
+    within_one_bin,
+)
 from equirestore.restore.se2 import SE2Restorer
 from equirestore.testing import assert_equivariant
 
@@ -205,6 +209,22 @@ def test_se2_estimates_and_undoes_shift_then_angle_and_round_trips(tmp_path):
     assert isinstance(loaded, SE2Restorer)
     torch.testing.assert_close(loaded(x), se2(x), rtol=0, atol=0)
     assert isinstance(load_restorer("mnist-se2"), SE2Restorer)
+
+
+def test_se2_estimate_unique_flags_a_tied_shift_or_angle_and_misses_it_in_the_rates():
+    se2 = load_restorer("mnist-se2")
+    x = torch.zeros(3, 1, 32, 32)
+    x[0, :, 10:20, 12:18] = torch.rand(1, 10, 6)
+    x[2, :, 8:22, 11:17] = torch.rand(1, 14, 6)  # x[1] blank: a tie for shift and angle
+    (shift, angle), unique = se2.estimate_unique(x)
+    assert unique.tolist() == [True, False, True]
+    est_shift, est_angle = se2.estimate(x)
+    assert torch.equal(shift, est_shift) and torch.equal(angle, est_angle)
+    assert shift[1].tolist() == [0, 0] and angle[1] == 0
+    errors = angle_errors(se2, x, torch.zeros(3, dtype=torch.float64))
+    assert errors[1].isnan() and not errors[[0, 2]].isnan().any()
+    # the blank image, upright, would be "within one bin" of 0 if a tie counted
+    assert within_one_bin(se2, x[1:2], torch.zeros(1, dtype=torch.float64)) == 0.0
 
 
 def test_se2_refuses_a_3d_translation_restorer():

@@ -4,7 +4,8 @@ of the paper when a classifier is given.
 Protocol (Section 5.1): every test image is placed on the restorer's canvas, circularly
 shifted by a shift drawn uniformly from ``{-k..k}`` on each axis (scope ``k = 0..8``), then
 classified directly ("w/o") and after restoration ("w/"), at the classifier's own size
-(:func:`equirestore.measures.accuracy_under_shifts`).
+(:func:`equirestore.measures.accuracy_under_shifts`). Rotation and SE(2) restorers:
+:mod:`equirestore.cli.evaluate_rotation`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ from torch import Tensor
 
 from equirestore import distributed
 from equirestore.classifiers.training import load_classifier
+from equirestore.cli.evaluate_rotation import evaluate_rotation
+from equirestore.cli.evaluate_rotation import figures as rotation_figures
+from equirestore.cli.evaluate_rotation import markdown as rotation_markdown
 from equirestore.data import DATASETS, load_dataset
 from equirestore.data.folder import load_folder
 from equirestore.groups.translation import random_shifts, shift
@@ -30,7 +35,7 @@ from equirestore.measures import accuracy_under_shifts
 from equirestore.report import hardware, save_figure
 from equirestore.restore.classifier import pad_to
 from equirestore.restore.evaluation import consistency, restore_rates
-from equirestore.restore.hub import load_translation_restorer, restorer_meta
+from equirestore.restore.hub import load_restorer, restorer_meta
 from equirestore.restore.translation import TranslationRestorer
 
 #: Table 1 of the paper (accuracy %, scopes 0..8).
@@ -199,7 +204,7 @@ def evaluate_command(a: argparse.Namespace) -> int:
     if a.limit:
         images = images[: a.limit]
         labels = None if labels is None else labels[: a.limit]
-    restorer = load_translation_restorer(restorer_name)
+    restorer = load_restorer(restorer_name)
     canvas, _ = pad_to(images, tuple(restorer.input_shape[1:]))
     res: dict[str, Any] = {
         "dataset": a.dataset,
@@ -209,13 +214,21 @@ def evaluate_command(a: argparse.Namespace) -> int:
         "restorer_meta": restorer_meta(restorer_name),
         "canvas": "x".join(str(v) for v in restorer.input_shape[1:]),
         "n_test": len(images),
-        "restore_rates": asdict(restore_rates(restorer.estimator, canvas)),
-        "consistency": consistency(restorer, canvas, seed=a.seed),
         "seed": a.seed,
         "command": " ".join(["equirestore", *sys.argv[1:]]),
         "hardware": hardware(),
         "date": time.strftime("%Y-%m-%d"),
     }
+    if not isinstance(restorer, TranslationRestorer):
+        res.update(evaluate_rotation(a, restorer, canvas, labels))
+        if not distributed.is_main():
+            return 0
+        rotation_figures(res, restorer, canvas, a)
+        return _write(res, rotation_markdown, a.out, t0)
+    res.update(
+        restore_rates=asdict(restore_rates(restorer.estimator, canvas)),
+        consistency=consistency(restorer, canvas, seed=a.seed),
+    )
     if a.classifier:
         assert labels is not None
         torch.manual_seed(a.seed)
@@ -238,10 +251,17 @@ def evaluate_command(a: argparse.Namespace) -> int:
     if not distributed.is_main():
         return 0
     _figures(res, restorer, canvas, a)
+    return _write(res, markdown, a.out, t0)
+
+
+def _write(
+    res: dict[str, Any], render: Callable[[dict[str, Any]], str], out: str, t0: float
+) -> int:
+    """``<out>.json`` and ``<out>.md`` (each atomically); the report is printed too."""
     res["seconds"] = round(time.perf_counter() - t0, 1)
-    text = markdown(res)
+    text = render(res)
     for suffix, body in ((".json", json.dumps(res, indent=2) + "\n"), (".md", text)):
-        with atomic_path(str(a.out) + suffix) as tmp:
+        with atomic_path(str(out) + suffix) as tmp:
             Path(tmp).write_text(body)
     print(text)
     return 0
@@ -258,7 +278,12 @@ def add_parser(sub: Any, data_args: Any) -> None:
         "shifted by at most k pixels per axis (k = 0..--max-scope) on the restorer's canvas, "
         "without and with the restorer, at the classifier's own input size (e.g. a 32x32 "
         "CIFAR-10 classifier behind the 40x40 cifar10 restorer: --size 32), and Figure 3. "
-        "Writes <out>.md, <out>.json and PNG figures (with matplotlib).",
+        "With a rotation or SE(2) restorer (mnist-rotation, mnist-se2, or from "
+        "train-restorer --group): the fraction of test images whose angle is estimated "
+        "within one bin after a random rotation, and after a rotation and a circular shift "
+        "of up to --max-scope pixels per axis; with --classifier (at the canvas size) its "
+        "accuracy on upright, rotated and rotated + shifted test images without and with "
+        "the restorer. Writes <out>.md, <out>.json and PNG figures (with matplotlib).",
     )
     data_args(p, required=False)
     p.add_argument("--folder", default=None, help="canonical test images instead of --dataset")
@@ -267,7 +292,13 @@ def add_parser(sub: Any, data_args: Any) -> None:
     p.add_argument(
         "--restorer", default=None, help="shipped name or checkpoint (default: the dataset's)"
     )
-    p.add_argument("--max-scope", type=int, default=8, help="largest shift scope k (default 8)")
+    p.add_argument(
+        "--max-scope",
+        type=int,
+        default=8,
+        help="largest shift scope k (default 8); for a rotation or SE(2) restorer the largest "
+        "shift per axis of the rotated + shifted test set",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="use only the first N test images")
     p.add_argument("--out", required=True, help="output prefix, e.g. results/table1_mnist")

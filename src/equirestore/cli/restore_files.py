@@ -92,18 +92,16 @@ def _prepare_out(out: Path) -> Path:
 def _restore_batch(restorer: AnyRestorer, x: Tensor) -> tuple[Tensor, list[dict[str, Any]], Tensor]:
     """``x`` restored, what was estimated per image (``shift`` and/or ``angle``), and
     whether each estimate is unique (for SE(2): both the shift and the angle)."""
+    if isinstance(restorer, TranslationRestorer):
+        pk = restorer.peaks(x)  # one estimator pass: the shift and whether it is unique
+        shifts = restorer.estimate_from(pk)
+        return restorer.undo(x, shifts), [{"shift": s} for s in shifts.tolist()], pk.unique
     if isinstance(restorer, RotationRestorer):
         angle, unique = restorer.estimate_unique(x)
         return restorer.undo(x, angle), [{"angle": a} for a in angle.tolist()], unique
-    translation = restorer.translation if isinstance(restorer, SE2Restorer) else restorer
-    pk = translation.peaks(x)  # one estimator pass: the shift and whether it is unique
-    shifts = translation.estimate_from(pk)
-    moved = translation.undo(x, shifts)
-    if isinstance(restorer, TranslationRestorer):
-        return moved, [{"shift": s} for s in shifts.tolist()], pk.unique
-    angle, unique = restorer.rotation.estimate_unique(moved)
+    (shifts, angle), unique = restorer.estimate_unique(x)
     found = [{"shift": s, "angle": a} for s, a in zip(shifts.tolist(), angle.tolist(), strict=True)]
-    return restorer.rotation.undo(moved, angle), found, pk.unique & unique
+    return restorer.undo(x, (shifts, angle)), found, unique
 
 
 def _convention(restorer: AnyRestorer) -> str:

@@ -7,43 +7,23 @@ import sys
 import time
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from equirestore import distributed
 from equirestore.data import load_dataset
-from equirestore.groups.translation import random_shifts, shift
 from equirestore.report import hardware
 from equirestore.restore.hub import save_restorer
 from equirestore.restore.recipe import fit_restorer
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.rotation_training import (
     RotationSettings,
+    angle_rates,
     fit_rotation_restorer,
-    random_rotations,
-    within_one_bin,
 )
 from equirestore.restore.se2 import SE2Restorer
 
 #: Below this fraction of angles within one bin, train-restorer warns.
 WARN_BELOW = 0.97
-
-
-@torch.no_grad()
-def angle_rates(
-    restorer: RotationRestorer | SE2Restorer, images: Tensor, seed: int = 0, max_shift: int = 8
-) -> dict[str, float]:
-    """Fraction of ``images`` whose angle is estimated within one bin (absolute error
-    ``<= 360 / N_θ`` degrees) after a seeded random rotation (uniform angle, random
-    sub-pixel offset), and after the same plus a circular shift of up to ``max_shift``
-    pixels per axis."""
-    gen = torch.Generator().manual_seed(seed)
-    rotated, angles = random_rotations(images, gen)
-    moved = shift(rotated, random_shifts(len(rotated), max_shift, 2, gen))
-    keys = ("rotated", f"rotated_shifted_{max_shift}px")
-    return {
-        k: within_one_bin(restorer, x, angles) for k, x in zip(keys, (rotated, moved), strict=True)
-    }
 
 
 def train_rotation_command(a: argparse.Namespace, images: Tensor, name: str) -> int:

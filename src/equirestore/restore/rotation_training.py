@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from equirestore.groups.rotation import rotate
-from equirestore.groups.translation import shift
+from equirestore.groups.translation import random_shifts, shift
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.polar import PolarNetwork
 from equirestore.restore.evaluation import angle_error
@@ -140,16 +140,44 @@ def angle_errors(
 ) -> Tensor:
     """``(B,)`` float64: the signed error (degrees, in ``(-180, 180]``) of the angle that
     ``restorer`` estimates (of an SE(2) restorer, its angle) for ``images`` rotated by
-    ``angles (B,)`` degrees, in batches of 1,000."""
+    ``angles (B,)`` degrees, in batches of 1,000; NaN where the estimate is a tie (of an
+    SE(2) restorer: its shift or its angle), which is no estimate and within no bin."""
     errors = []
     for i in range(0, len(images), 1000):
         batch = images[i : i + 1000]
         if isinstance(restorer, SE2Restorer):
-            est = restorer.estimate(batch)[1]
+            (_, est), unique = restorer.estimate_unique(batch)
         else:
-            est = restorer.estimate(batch)
-        errors.append(angle_error(est, angles[i : i + 1000]))
+            est, unique = restorer.estimate_unique(batch)
+        error = angle_error(est, angles[i : i + 1000])
+        errors.append(torch.where(unique, error, torch.nan))
     return torch.cat(errors)
+
+
+def rotated_test_sets(
+    images: Tensor, seed: int = 0, max_shift: int = 8
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The evaluation protocol of rotation restorers: ``(rotated, shifted, angles)``,
+    ``images (B, C, H, W)`` moved by a random sub-pixel offset and rotated by a uniform
+    angle (:func:`random_rotations`), and the same then circularly shifted by up to
+    ``max_shift`` pixels per axis; one generator seeded with ``seed`` draws both."""
+    gen = torch.Generator().manual_seed(seed)
+    rotated, angles = random_rotations(images, gen)
+    shifted = shift(rotated, random_shifts(len(rotated), max_shift, 2, gen))
+    return rotated, shifted, angles
+
+
+def angle_rates(
+    restorer: RotationRestorer | SE2Restorer, images: Tensor, seed: int = 0, max_shift: int = 8
+) -> dict[str, float]:
+    """Fraction of ``images`` whose angle is estimated within one bin (absolute error
+    ``<= 360 / N_θ`` degrees; a tie is not), on the two sets of
+    :func:`rotated_test_sets`: ``{"rotated": ..., "rotated_shifted_<max_shift>px": ...}``."""
+    rotated, shifted, angles = rotated_test_sets(images, seed, max_shift)
+    return {
+        "rotated": within_one_bin(restorer, rotated, angles),
+        f"rotated_shifted_{max_shift}px": within_one_bin(restorer, shifted, angles),
+    }
 
 
 def within_one_bin(
@@ -157,7 +185,7 @@ def within_one_bin(
 ) -> float:
     """Fraction of ``images`` (rotated by ``angles (B,)`` degrees) whose estimated angle is
     within one bin: absolute error at most ``360 / N_θ`` degrees (of an SE(2) restorer,
-    its angle)."""
+    its angle); a tie is not."""
     rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
     errors = angle_errors(restorer, images, angles)
     return float((errors.abs() <= rotation.bin_degrees).double().mean())

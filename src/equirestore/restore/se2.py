@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import Tensor
+
 from equirestore.restore.base import ComposedRestorer
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.translation import TranslationRestorer
@@ -48,6 +50,15 @@ class SE2Restorer(ComposedRestorer):
     @property
     def rotation(self) -> RotationRestorer:
         return self.second
+
+    def estimate_unique(self, x: Tensor) -> tuple[tuple[Tensor, Tensor], Tensor]:
+        """:meth:`estimate` and whether it is one: ``((shift (B, 2), angle (B,)), unique
+        (B,) bool)``, ``unique`` False where the shift or the angle is tied (that part is
+        0)."""
+        pk = self.first.peaks(x)
+        shift = self.first.estimate_from(pk)
+        angle, unique = self.second.estimate_unique(self.first.undo(x, shift))
+        return (shift, angle), pk.unique & unique
 
     def checkpoint(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """A ``weights_only``-loadable dict holding both parts' checkpoints."""
