@@ -68,6 +68,26 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 130) -> None:
     plt.close(fig)
 
 
+def save_image_grid(rows: list[list[tuple[torch.Tensor, str]]], path: str | Path) -> None:
+    """A PNG of titled images, one row of ``(image (C, H, W) in [0, 1], title)`` per
+    example (grayscale when ``C == 1``), saved with :func:`save_figure`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, m = len(rows), len(rows[0])
+    fig, axes = plt.subplots(n, m, figsize=(1.55 * m - 0.05, 1.55 * n), squeeze=False)
+    for i, row in enumerate(rows):
+        for j, (img, title) in enumerate(row):
+            im = img.permute(1, 2, 0).squeeze(-1).clamp(0, 1).numpy()
+            axes[i, j].imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=1)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            axes[i, j].set_title(title, fontsize=6.5)
+    save_figure(fig, path)
+
+
 def provenance(res: dict[str, Any], seed: int | None) -> str:
     """``Command: `...`; seed S; wall time T s; <cores> cores (<cpu>), torch <v>; <date>;
     commit <hash>.`` for a report completed by :func:`write_report` (``seed=None`` leaves

@@ -32,7 +32,7 @@ from equirestore.data.folder import load_folder
 from equirestore.groups.translation import random_shifts, shift
 from equirestore.io import atomic_path
 from equirestore.measures import accuracy_under_shifts
-from equirestore.report import hardware, save_figure
+from equirestore.report import hardware, save_figure, save_image_grid
 from equirestore.restore.classifier import pad_to
 from equirestore.restore.evaluation import consistency, restore_rates
 from equirestore.restore.hub import load_restorer, restorer_meta
@@ -55,11 +55,6 @@ def figure3(
     restorer: TranslationRestorer, canvas: Tensor, path: Path, scope: int, seed: int
 ) -> None:
     """Original / shifted / restored columns for 6 evenly spaced test images (Figure 3)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = 6
     gen = torch.Generator().manual_seed(seed)
     x = canvas[torch.linspace(0, len(canvas) - 1, n).long()]  # spread over the (sorted) set
@@ -67,20 +62,15 @@ def figure3(
     xs = shift(x, s)
     est = restorer.estimate(xs)
     restored = restorer.undo(xs, est)
-    fig, axes = plt.subplots(n, 3, figsize=(4.6, 1.55 * n))
-    for i in range(n):
-        columns = (
+    rows = [
+        [
             (x[i], "original"),
             (xs[i], f"shifted {tuple(s[i].tolist())}"),
             (restored[i], f"restored (est. {tuple(est[i].tolist())})"),
-        )
-        for j, (img, title) in enumerate(columns):
-            im = img.permute(1, 2, 0).squeeze(-1).clamp(0, 1).numpy()
-            axes[i, j].imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=1)
-            axes[i, j].set_xticks([])
-            axes[i, j].set_yticks([])
-            axes[i, j].set_title(title, fontsize=6.5)
-    save_figure(fig, path)
+        ]
+        for i in range(n)
+    ]
+    save_image_grid(rows, path)
 
 
 def accuracy_plot(dataset: str, rows: dict[str, list[float]], paper: bool, path: Path) -> None:

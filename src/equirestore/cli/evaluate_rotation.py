@@ -20,7 +20,7 @@ from torch import Tensor
 
 from equirestore.classifiers.training import load_classifier
 from equirestore.measures import accuracy_under_rotations
-from equirestore.report import save_figure
+from equirestore.report import save_image_grid
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.rotation_training import angle_rates, rotated_test_sets
 from equirestore.restore.se2 import SE2Restorer
@@ -30,11 +30,6 @@ def rotation_figure(
     restorer: RotationRestorer | SE2Restorer, canvas: Tensor, path: Path, max_shift: int, seed: int
 ) -> None:
     """Upright / rotated and shifted / restored columns for 6 evenly spaced test images."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = 6
     x = canvas[torch.linspace(0, len(canvas) - 1, n).long()]
     _, moved, angles = rotated_test_sets(x, seed, max_shift)
@@ -44,20 +39,15 @@ def rotation_figure(
             est = restorer.estimate(moved)[1]
         else:
             est = restorer.estimate(moved)
-    fig, axes = plt.subplots(n, 3, figsize=(4.6, 1.55 * n))
-    for i in range(n):
-        columns = (
+    rows = [
+        [
             (x[i], "upright"),
             (moved[i], f"turned {angles[i]:.0f}°, shifted"),
-            (restored[i], f"restored (est. {est[i]:.0f}°)"),
-        )
-        for j, (img, title) in enumerate(columns):
-            im = img.permute(1, 2, 0).squeeze(-1).clamp(0, 1).numpy()
-            axes[i, j].imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=1)
-            axes[i, j].set_xticks([])
-            axes[i, j].set_yticks([])
-            axes[i, j].set_title(title, fontsize=6.5)
-    save_figure(fig, path)
+            (restored[i], f"restored (est. {float(est[i]) % 360:.0f}°)"),
+        ]
+        for i in range(n)
+    ]
+    save_image_grid(rows, path)
 
 
 def _label(key: str) -> str:
