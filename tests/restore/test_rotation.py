@@ -15,6 +15,7 @@ from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.rotation_training import (
     RotationSettings,
     angle_errors,
+    quarter_turns,
     within_one_bin,
 )
 from equirestore.restore.se2 import SE2Restorer
@@ -225,6 +226,21 @@ def test_se2_estimate_unique_flags_a_tied_shift_or_angle_and_misses_it_in_the_ra
     assert errors[1].isnan() and not errors[[0, 2]].isnan().any()
     # the blank image, upright, would be "within one bin" of 0 if a tie counted
     assert within_one_bin(se2, x[1:2], torch.zeros(1, dtype=torch.float64)) == 0.0
+
+
+def test_crisp_quarter_turns_are_exact_and_labelled_with_their_angle():
+    images = torch.rand(40, 2, 16, 16, dtype=torch.float64)
+    x, theta = images.clone() + 5, torch.full((40,), 7.0, dtype=torch.float64)
+    quarter_turns(images, x, theta, 0.5, torch.Generator().manual_seed(0))
+    turned = theta != 7.0
+    assert 5 < int(turned.sum()) < 35 and (x[~turned] == images[~turned] + 5).all()
+    assert set(theta[turned].tolist()) <= {0.0, 90.0, 180.0, 270.0}
+    # the same turn as the protocol's rotation (counter-clockwise, about the middle)
+    torch.testing.assert_close(x[turned], rotate(images[turned], theta[turned]), atol=1e-9, rtol=0)
+    wide = torch.rand(40, 1, 8, 12, dtype=torch.float64)
+    theta = torch.full((40,), 7.0, dtype=torch.float64)
+    quarter_turns(wide, wide.clone(), theta, 1.0, torch.Generator().manual_seed(0))
+    assert set(theta.tolist()) == {0.0, 180.0}  # no quarter turn of a non-square image
 
 
 def test_se2_refuses_a_3d_translation_restorer():

@@ -14,6 +14,8 @@ training images, each
 
 * moved by a random sub-pixel offset (area interpolation) and rotated about the image
   centre by a random angle ``θ`` uniform in ``[0, 360)`` - what the restorer will meet;
+  a ``crisp`` fraction of them instead turned by a random whole quarter turn, exactly
+  (:func:`quarter_turns`): an upright input is sharp, unlike every resampled one;
 * read on the polar grid about its centroid (:class:`RotationRestorer`), which takes the
   offset and the rotation's centre out;
 * rolled back along the angle axis by ``k = floor(θ / bin)`` bins, with the soft target
@@ -67,6 +69,12 @@ class RotationSettings:
     # 85.51% of the rotated test digits within one bin, 1 copy 82.75%, 8 copies 85.43%
     # against 85.19% for 4 at twice the time (README, rotated MNIST)
     copies: int = 4
+    # fraction of the training images turned by a whole quarter turn without any
+    # interpolation, as an upright (or quarter-turned) input arrives sharp, where every
+    # other training image is blurred by the resampling. On MNIST 0.1 put 85.78% of the
+    # upright test digits within one bin against 75.04% for 0 (rotated: 87.37% against
+    # 87.66%; README, rotated MNIST)
+    crisp: float = 0.1
     epochs: int = 8
     lr: float = 0.01
     batch_size: int = 250
@@ -78,6 +86,8 @@ class RotationSettings:
             raise ValueError("need n_angle >= 4, n_radius >= 1, hidden >= 1, copies >= 1")
         if self.local < 0 or not 1 <= self.local_kernel <= self.n_angle:
             raise ValueError("need local >= 0 and 1 <= local_kernel <= n_angle")
+        if not 0 <= self.crisp <= 1:
+            raise ValueError(f"need 0 <= crisp <= 1 (a fraction of the images), got {self.crisp}")
         if self.local_layers < 1:
             raise ValueError("need local_layers >= 1 (local = 0 turns the local layers off)")
         if any(w < 1 for w in self.polar_local) or self.polar_kernel % 2 == 0:
@@ -112,16 +122,41 @@ def random_rotations(images: Tensor, gen: torch.Generator) -> tuple[Tensor, Tens
     return rotate(fractional_shift(images, offsets, "linear"), angles), angles
 
 
+def quarter_turns(
+    images: Tensor, x: Tensor, theta: Tensor, crisp: float, gen: torch.Generator
+) -> None:
+    """In place: a random ``crisp`` fraction of the rotated ``x (B, C, H, W)`` replaced by
+    their ``images`` turned by a random whole quarter turn (exact, no interpolation; a
+    half turn or none where ``H != W``), ``theta (B,)`` set to its angle in degrees."""
+    pick = torch.rand(len(x), generator=gen) < crisp
+    square = x.shape[-1] == x.shape[-2]
+    turns = torch.randint(0, 4, (len(x),), generator=gen)
+    if not square:
+        turns = turns // 2 * 2
+    for k in range(4):
+        sel = pick & (turns == k)
+        if sel.any():
+            x[sel] = torch.rot90(images[sel], k, (2, 3)).to(x.dtype)
+            theta[sel] = 90.0 * k
+
+
 def rotated_training_set(
-    restorer: RotationRestorer, images: Tensor, copies: int, gen: torch.Generator
+    restorer: RotationRestorer,
+    images: Tensor,
+    copies: int,
+    gen: torch.Generator,
+    crisp: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """Polar images ``(copies * N, C * N_r, N_θ)`` of randomly moved and rotated
-    ``images (N, C, H, W)``, each rolled back by its angle's whole bins, and their soft
-    targets ``(copies * N, N_θ)`` (module docstring)."""
+    ``images (N, C, H, W)`` (a ``crisp`` fraction of them :func:`quarter_turns`), each
+    rolled back by its angle's whole bins, and their soft targets ``(copies * N, N_θ)``
+    (module docstring)."""
     polars, targets = [], []
     for _ in range(copies):
         for i in range(0, len(images), 2000):
             x, theta = random_rotations(images[i : i + 2000], gen)
+            if crisp > 0:
+                quarter_turns(images[i : i + 2000], x, theta, crisp, gen)
             bins = theta / restorer.bin_degrees
             k = torch.floor(bins).long()
             frac = (bins - k).to(torch.float32)
@@ -221,7 +256,7 @@ def fit_rotation_restorer(
     restorer = RotationRestorer(
         net, (c, h, w), s.n_radius, na, s.r_max, s.upsample, name=name
     ).eval()
-    polar, targets = rotated_training_set(restorer, train, s.copies, gen)
+    polar, targets = rotated_training_set(restorer, train, s.copies, gen, s.crisp)
     held_x, held_angles = random_rotations(held, gen)
     restorer.estimator.float()
     report = train_estimator(
