@@ -90,6 +90,19 @@ def test_evaluate_with_an_se2_restorer_reports_angles_and_accuracy_behind_it(tmp
     assert "angle within one bin" in Path(f"{out}.md").read_text()
 
 
+def test_a_restorer_that_costs_upright_accuracy_is_warned_about():
+    from equirestore.cli.evaluate_rotation import upright_cost
+
+    res = {"within_one_bin": {"upright": 0.8578}}
+    res["table"] = {"upright": {"w/o": 97.82, "w/": 94.57}, "rotated": {"w/o": 35.0, "w/": 95.0}}
+    warning = upright_cost(res)
+    assert warning is not None and "by 3.25 points (97.82% -> 94.57%)" in warning
+    assert "85.78% of them within one bin of upright" in warning
+    res["table"]["upright"]["w/"] = 97.82
+    assert upright_cost(res) is None
+    assert upright_cost({"within_one_bin": {"upright": 0.5}}) is None  # no classifier
+
+
 def test_evaluate_with_a_rotation_restorer_on_a_folder(tmp_path):
     _write_pngs(tmp_path / "in", centred_blobs(6).float())
     out = tmp_path / "e"
@@ -104,7 +117,7 @@ def test_evaluate_with_a_rotation_restorer_on_a_folder(tmp_path):
     assert main([*args, "--out", str(out)]) == 0
     res = json.loads(Path(f"{out}.json").read_text())
     assert res["group"] == "rotation" and res["n_test"] == 6 and "table" not in res
-    assert set(res["within_one_bin"]) == {"rotated", "rotated_shifted_8px"}
+    assert set(res["within_one_bin"]) == {"upright", "rotated", "rotated_shifted_8px"}
 
 
 @pytest.mark.parametrize("name", ["mnist-rotation", "mnist-se2"])

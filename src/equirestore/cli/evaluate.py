@@ -24,7 +24,7 @@ from torch import Tensor
 
 from equirestore import distributed
 from equirestore.classifiers.training import load_classifier
-from equirestore.cli.evaluate_rotation import evaluate_rotation
+from equirestore.cli.evaluate_rotation import evaluate_rotation, upright_cost
 from equirestore.cli.evaluate_rotation import figures as rotation_figures
 from equirestore.cli.evaluate_rotation import markdown as rotation_markdown
 from equirestore.data import DATASETS, load_dataset
@@ -214,7 +214,10 @@ def evaluate_command(a: argparse.Namespace) -> int:
         if not distributed.is_main():
             return 0
         rotation_figures(res, restorer, canvas, a)
-        return _write(res, rotation_markdown, a.out, t0)
+        status = _write(res, rotation_markdown, a.out, t0)
+        if warning := upright_cost(res):
+            print(warning, file=sys.stderr)
+        return status
     res.update(
         restore_rates=asdict(restore_rates(restorer.estimator, canvas)),
         consistency=consistency(restorer, canvas, seed=a.seed),
@@ -270,10 +273,11 @@ def add_parser(sub: Any, data_args: Any) -> None:
         "CIFAR-10 classifier behind the 40x40 cifar10 restorer: --size 32), and Figure 3. "
         "With a rotation or SE(2) restorer (mnist-rotation, mnist-se2, or from "
         "train-restorer --group): the fraction of test images whose angle is estimated "
-        "within one bin after a random rotation, and after a rotation and a circular shift "
-        "of up to --max-scope pixels per axis; with --classifier (at the canvas size) its "
-        "accuracy on upright, rotated and rotated + shifted test images without and with "
-        "the restorer. Writes <out>.md, <out>.json and PNG figures (with matplotlib).",
+        "within one bin as they are (upright), after a random rotation, and after a rotation "
+        "and a circular shift of up to --max-scope pixels per axis; with --classifier (at "
+        "the canvas size) its accuracy on upright, rotated and rotated + shifted test images "
+        "without and with the restorer, and a warning where the restorer lowers it on "
+        "upright images. Writes <out>.md, <out>.json and PNG figures (with matplotlib).",
     )
     data_args(p, required=False)
     p.add_argument("--folder", default=None, help="canonical test images instead of --dataset")

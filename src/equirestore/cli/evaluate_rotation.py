@@ -4,8 +4,11 @@ estimated within one bin, and with ``--classifier`` the accuracy behind the rest
 Protocol (:func:`~equirestore.restore.rotation_training.rotated_test_sets`, seeded): every
 test image, on the restorer's canvas, is moved by a random sub-pixel offset and rotated
 about the canvas middle by a uniform random angle; a second set is the same images then
-circularly shifted by up to ``--max-scope`` pixels per axis. Within one bin: absolute
-error at most ``360 / N_θ`` degrees; a tie is no estimate and counts as a miss.
+circularly shifted by up to ``--max-scope`` pixels per axis; and the test images as they
+are ("upright", angle 0). Within one bin: absolute error at most ``360 / N_θ`` degrees; a
+tie is no estimate and counts as a miss. Where the restorer lowers the classifier's
+accuracy on the upright images (it turns some of them away from upright), the report and
+a warning on stderr say by how much.
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"- {res['n_test']:,} test images, each moved by a random sub-pixel offset and rotated "
         "by a uniform random angle about the canvas middle, and the same then circularly "
         f"shifted by up to {res['max_shift']} px per axis; angle within one bin (absolute "
-        f"error <= {res['bin_degrees']:g}°, a tie is a miss): "
+        f"error <= {res['bin_degrees']:g}°, a tie is a miss; upright: the images as they "
+        "are, angle 0): "
         + ", ".join(f"{_label(k)} **{100 * v:.2f}%**" for k, v in rates.items())
         + "\n",
     ]
@@ -77,6 +81,8 @@ def markdown(res: dict[str, Any]) -> str:
             *(f"| {_label(k)} | {v['w/o']:.2f} | {v['w/']:.2f} |" for k, v in res["table"].items()),
             "",
         ]
+        if warning := upright_cost(res):
+            parts.append(f"**{warning}**\n")
     if res.get("figure"):
         parts.append(f"\n![restored examples]({Path(res['figure']).name})\n")
     hw = res["hardware"]
@@ -85,6 +91,18 @@ def markdown(res: dict[str, Any]) -> str:
         f"{hw['cores']} cores ({hw['cpu']}), torch {hw['torch']}, {res['date']}.\n"
     )
     return "\n".join(parts)
+
+
+def upright_cost(res: dict[str, Any]) -> str | None:
+    """The warning for a restorer that lowers the accuracy on upright images, or None."""
+    up = res.get("table", {}).get("upright")
+    if up is None or up["w/"] >= up["w/o"]:
+        return None
+    return (
+        f"WARNING: the restorer lowers the classifier's accuracy on upright test images by "
+        f"{up['w/o'] - up['w/']:.2f} points ({up['w/o']:.2f}% -> {up['w/']:.2f}%): it leaves "
+        f"only {100 * res['within_one_bin']['upright']:.2f}% of them within one bin of upright"
+    )
 
 
 def evaluate_rotation(

@@ -206,10 +206,12 @@ def angle_rates(
     restorer: RotationRestorer | SE2Restorer, images: Tensor, seed: int = 0, max_shift: int = 8
 ) -> dict[str, float]:
     """Fraction of ``images`` whose angle is estimated within one bin (absolute error
-    ``<= 360 / N_θ`` degrees; a tie is not), on the two sets of
-    :func:`rotated_test_sets`: ``{"rotated": ..., "rotated_shifted_<max_shift>px": ...}``."""
+    ``<= 360 / N_θ`` degrees; a tie is not): as they are (upright, angle 0) and on the two
+    sets of :func:`rotated_test_sets`: ``{"upright": ..., "rotated": ...,
+    "rotated_shifted_<max_shift>px": ...}``."""
     rotated, shifted, angles = rotated_test_sets(images, seed, max_shift)
     return {
+        "upright": within_one_bin(restorer, images, torch.zeros_like(angles)),
         "rotated": within_one_bin(restorer, rotated, angles),
         f"rotated_shifted_{max_shift}px": within_one_bin(restorer, shifted, angles),
     }
