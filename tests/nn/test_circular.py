@@ -190,3 +190,14 @@ def test_fft_gradients_are_those_of_the_direct_convolution(c_in, c_out):
         x.grad, w.grad = None, None
     for a, b in zip(grads["fft"], grads["direct"], strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("c_in, c_out", [(4, 5), (128, 1)])  # elementwise accumulation
+def test_fft_computes_the_same_bits_with_and_without_gradients(c_in, c_out):
+    torch.manual_seed(0)
+    x = torch.randn(6, c_in, 36)
+    w = torch.randn(c_out, c_in, 36)
+    with torch.no_grad():
+        plain = circular_conv(x, w, method="fft")
+    tracked = circular_conv(x, w.requires_grad_(), method="fft")
+    assert tracked.requires_grad and torch.equal(tracked, plain)
