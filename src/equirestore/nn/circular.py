@@ -254,20 +254,14 @@ def _mix(zf: Tensor, kf: Tensor) -> Tensor:
     grad = zf.requires_grad or kf.requires_grad
     c_out, c_in = kf.shape[:2]
     if min(c_in, c_out) >= MIX_MATMUL:
+        b = zf.shape[0]
         k = kf.reshape(c_out, c_in, -1).permute(2, 1, 0)  # (F, C_in, C_out)
-        z = zf.reshape(zf.shape[0], c_in, -1).permute(2, 0, 1)  # (F, B, C_in)
         if grad:
-            y = torch.matmul(z, k)  # (F, B, C_out)
+            z = zf.reshape(b, c_in, -1).permute(2, 0, 1)  # (F, B, C_in)
+            y = torch.matmul(z, k).permute(1, 2, 0)  # (B, C_out, F)
         else:
-            pieces = []
-            for piece in z.split(MIX_PIECE, dim=1):
-                n = piece.shape[1]
-                if n < MIX_PIECE:
-                    pad = piece.new_zeros(piece.shape[0], MIX_PIECE - n, c_in)
-                    piece = torch.cat([piece, pad], 1)
-                pieces.append(torch.matmul(piece, k)[:, :n])
-            y = torch.cat(pieces, 1)
-        return y.permute(1, 2, 0).reshape(zf.shape[0], c_out, *zf.shape[2:])
+            y = _mix_pieces(zf.reshape(b, c_in, -1), k)
+        return y.reshape(b, c_out, *zf.shape[2:])
     if grad:
         return _accumulate(zf, kf, grad)
     if c_in == 1 and c_out == 1:
@@ -276,6 +270,23 @@ def _mix(zf: Tensor, kf: Tensor) -> Tensor:
     if zf.shape[0] <= step:
         return _accumulate(zf, kf, grad)
     return torch.cat([_accumulate(z, kf, grad) for z in zf.split(step)])
+
+
+def _mix_pieces(z: Tensor, k: Tensor) -> Tensor:
+    """``(B, C_in, F) x (F, C_in, C_out) -> (B, C_out, F)`` by matrix products of exactly
+    :data:`MIX_PIECE` samples, one per frequency (:func:`_mix` without gradients).
+
+    The operands are laid out once, contiguous (the batch padded with zeros to whole
+    pieces, the kernel's conjugate resolved), so that no product copies its inputs; every
+    product still sees the same shapes and layout as any other."""
+    b, c_in, n_f = z.shape
+    n = -(-b // MIX_PIECE)
+    padded = z.new_zeros(n * MIX_PIECE, c_in, n_f)
+    padded[:b] = z
+    pieces = padded.view(n, MIX_PIECE, c_in, n_f).permute(0, 3, 1, 2).contiguous()
+    k = k.resolve_conj().contiguous()
+    y = torch.stack([torch.matmul(piece, k) for piece in pieces.unbind(0)])  # (n, F, P, C_out)
+    return y.permute(0, 2, 3, 1).reshape(n * MIX_PIECE, k.shape[-1], n_f)[:b]
 
 
 def _accumulate(zf: Tensor, kf: Tensor, grad: bool) -> Tensor:
