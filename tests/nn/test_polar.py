@@ -20,15 +20,28 @@ def test_every_roll_of_the_angle_axis_rolls_the_output_exactly_in_float64():
     assert net(polar).shape == (4, 1, 12) and net(polar).dtype == torch.float64
 
 
-def test_the_float32_local_layers_are_bitwise_equivariant():
+@pytest.mark.parametrize("grad", [True, False])  # without gradients: channels last
+def test_the_float32_local_layers_are_bitwise_equivariant(grad):
     """They compute in float32 in every dtype; the features they hand on roll bitwise."""
     for net in (_net(), _net().double()):
         polar = torch.rand(64, 10, 12, dtype=torch.float64)
-        base = net.local_features(polar)
-        assert base.dtype == torch.float32 and base.shape == (64, 3, 5, 12)
-        for k in range(12):
-            rolled = net.local_features(torch.roll(polar, k, -1))
-            assert torch.equal(rolled, torch.roll(base, k, -1))
+        with torch.set_grad_enabled(grad):
+            base = net.local_features(polar)
+            assert base.dtype == torch.float32 and base.shape == (64, 3, 5, 12)
+            for k in range(12):
+                rolled = net.local_features(torch.roll(polar, k, -1))
+                assert torch.equal(rolled, torch.roll(base, k, -1))
+
+
+def test_the_local_layers_give_the_same_bits_with_and_without_gradients():
+    """Without gradients the layers after the first read channels last: same bits."""
+    torch.manual_seed(0)
+    net = PolarNetwork(16, n_radius=16, n_angle=36, local=[16, 4], kernel=3, hidden=8)
+    polar = torch.rand(300, 16, 36)
+    tracked = net.local_features(polar)
+    with torch.no_grad():
+        plain = net.local_features(polar)
+    assert tracked.requires_grad and torch.equal(tracked, plain)
 
 
 def test_the_radius_axis_is_zero_padded_not_wrapped():
