@@ -276,17 +276,19 @@ def _mix_pieces(z: Tensor, k: Tensor) -> Tensor:
     """``(B, C_in, F) x (F, C_in, C_out) -> (B, C_out, F)`` by matrix products of exactly
     :data:`MIX_PIECE` samples, one per frequency (:func:`_mix` without gradients).
 
-    The operands are laid out once, contiguous (the batch padded with zeros to whole
-    pieces, the kernel's conjugate resolved), so that no product copies its inputs; every
-    product still sees the same shapes and layout as any other."""
+    Piece by piece: the samples laid out ``(F, MIX_PIECE, C_in)`` (the last piece padded
+    with zeros), multiplied by the kernel whose conjugate is resolved once, and written
+    back; every product sees the same shapes and layout, and no full-size intermediate
+    is made."""
     b, c_in, n_f = z.shape
-    n = -(-b // MIX_PIECE)
-    padded = z.new_zeros(n * MIX_PIECE, c_in, n_f)
-    padded[:b] = z
-    pieces = padded.view(n, MIX_PIECE, c_in, n_f).permute(0, 3, 1, 2).contiguous()
     k = k.resolve_conj().contiguous()
-    y = torch.stack([torch.matmul(piece, k) for piece in pieces.unbind(0)])  # (n, F, P, C_out)
-    return y.permute(0, 2, 3, 1).reshape(n * MIX_PIECE, k.shape[-1], n_f)[:b]
+    y = z.new_empty(b, k.shape[-1], n_f)
+    for z_piece, y_piece in zip(z.split(MIX_PIECE), y.split(MIX_PIECE), strict=True):
+        n = z_piece.shape[0]
+        piece = z.new_zeros(n_f, MIX_PIECE, c_in)
+        piece[:, :n] = z_piece.permute(2, 0, 1)
+        y_piece.copy_(torch.matmul(piece, k)[:, :n].permute(1, 2, 0))
+    return y
 
 
 def _accumulate(zf: Tensor, kf: Tensor, grad: bool) -> Tensor:
