@@ -11,8 +11,8 @@ Prints one table per section and writes ``<out>.md`` / ``<out>.json``:
    time per image does not fall with the batch) and (b) the classifier it protects
    (random weights: the speed does not depend on them). Ratios are against numbers from
    the same run.
-2. Direct vs FFT circular convolution over kernel sizes, in 2-D and 3-D: the measured
-   crossover and what ``method="auto"`` picks.
+2. Direct vs FFT vs circulant-matrix circular convolution over kernel sizes, in 1-D to
+   3-D: the measured crossover and what ``method="auto"`` picks.
 3. A 3-D full-size restorer on volumes.
 4. Wall time of ``equirestore train-restorer --dataset mnist`` (subprocess).
 5. Peak memory of evaluation (Table 1 loop) and of streaming ``equirestore restore``
@@ -48,7 +48,7 @@ import equirestore
 from equirestore.classifiers.models import SmallCNN, resnet18_small
 from equirestore.data import DatasetNotFoundError, load_dataset
 from equirestore.nn.canonical import CanonicalNetwork
-from equirestore.nn.circular import CircularConv, circular_conv, prefer_fft
+from equirestore.nn.circular import EXPORT_MATRIX, CircularConv, auto_method, circular_conv
 from equirestore.nn.features import FeatureEstimator
 from equirestore.report import write_report
 from equirestore.restore.translation import TranslationRestorer
@@ -228,47 +228,57 @@ def section_throughput(batches: tuple[int, ...]) -> list[dict[str, Any]]:
 
 @torch.inference_mode()
 def section_crossover() -> list[dict[str, Any]]:
-    """Direct vs FFT for one circular layer; ``auto`` should pick the faster one. The
-    float64 cases include the layers of the rotation estimators (1-D, 36 angle bins)."""
+    """Direct vs FFT vs the circulant matrix for one circular layer, without gradients;
+    ``auto`` should pick the fastest. The float64 cases include the layers of the rotation
+    estimators (1-D, 36 angle bins: 16 or 64 -> 128 -> 1 channels). The circulant matrix
+    is timed where it has at most ``EXPORT_MATRIX`` entries (``auto`` never makes a larger
+    one)."""
     f32, f64 = torch.float32, torch.float64
-    cases = [
-        (2, 32, 8, 256, (3, 5, 7, 9, 11, 15, 21, 32), f32),
-        (2, 32, 1, 1024, (3, 5, 7, 9, 11, 15, 21, 32), f32),
-        (2, 32, 32, 64, (3, 5, 7, 9, 11), f32),
-        (3, 24, 4, 16, (3, 5, 7, 9, 13, 24), f32),
-        (1, 36, 64, 500, (3, 5, 9, 36), f64),
-        (2, 32, 8, 256, (3, 5, 9, 32), f64),
-        (2, 32, 32, 64, (3, 5), f64),
+    cases = [  # dims, grid, C_in, C_out, batch, kernels, dtype
+        (2, 32, 8, 8, 256, (3, 5, 7, 9, 11, 15, 21, 32), f32),
+        (2, 32, 1, 1, 1024, (3, 5, 7, 9, 11, 15, 21, 32), f32),
+        (2, 32, 32, 32, 64, (3, 5, 7, 9, 11), f32),
+        (3, 24, 4, 4, 16, (3, 5, 7, 9, 13, 24), f32),
+        (1, 36, 64, 64, 500, (3, 5, 9, 36), f64),
+        (1, 36, 64, 128, 500, (36,), f64),
+        (1, 36, 16, 128, 500, (36,), f64),
+        (1, 36, 128, 1, 500, (3, 36), f64),
+        (1, 36, 128, 1, 500, (36,), f32),
+        (2, 32, 8, 8, 256, (3, 5, 9, 32), f64),
+        (2, 32, 32, 32, 64, (3, 5), f64),
     ]
     rows = []
-    for dims, n, ch, b, sizes, dtype in cases:
-        x = torch.rand(b, ch, *([n] * dims), dtype=dtype)
+    for dims, n, c_in, c_out, b, sizes, dtype in cases:
+        x = torch.rand(b, c_in, *([n] * dims), dtype=dtype)
+        methods = ["direct", "fft"]
+        if c_in * c_out * n ** (2 * dims) <= EXPORT_MATRIX:
+            methods.append("matmul")
         for k in sizes:
-            w = torch.rand(ch, ch, *([k] * dims), dtype=dtype)
+            w = torch.rand(c_out, c_in, *([k] * dims), dtype=dtype)
             t = {
                 m: seconds_per_call(lambda m=m, x=x, w=w: circular_conv(x, w, method=m), budget=0.3)
-                for m in ("direct", "fft")
+                for m in methods
             }
-            auto = "fft" if prefer_fft(ch, ch, (k,) * dims, dtype) else "direct"
+            auto = auto_method(c_in, c_out, (k,) * dims, (n,) * dims, (1,) * dims, dtype, False)
             best = min(t, key=lambda m: t[m])
             rows.append(
                 {
                     "dims": dims,
                     "dtype": str(dtype).removeprefix("torch."),
                     "grid": n,
-                    "channels": ch,
+                    "channels_in": c_in,
+                    "channels_out": c_out,
                     "batch": b,
                     "kernel": k,
-                    "direct_ms": 1000 * t["direct"],
-                    "fft_ms": 1000 * t["fft"],
+                    **{f"{m}_ms": 1000 * t[m] for m in methods},
                     "auto": auto,
                     "faster": best,
                     "auto_loss": t[auto] / t[best],
                 }
             )
+            timings = "  ".join(f"{m} {1000 * t[m]:8.2f} ms" for m in methods)
             print(
-                f"{dims}-D {n}^{dims} {dtype} C={ch} B={b} k={k:2d}: "
-                f"direct {1000 * t['direct']:8.2f} ms  fft {1000 * t['fft']:8.2f} ms  "
+                f"{dims}-D {n}^{dims} {dtype} C={c_in}->{c_out} B={b} k={k:2d}: {timings}  "
                 f"auto={auto:6s} faster={best}",
                 flush=True,
             )
@@ -449,23 +459,27 @@ def markdown(res: dict[str, Any]) -> str:
         "by tens of percent from minute to minute; the images/s columns are medians "
         "measured one after the other).",
         "",
-        "## 2. Direct vs FFT circular convolution (one layer, C in = C out)",
+        "## 2. Direct vs FFT vs circulant matrix (one circular layer, without gradients)",
         "",
-        "| dims | dtype | grid | C | batch | kernel | direct ms | FFT ms | auto picks | faster "
-        "| auto / best |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dims | dtype | grid | C in -> out | batch | kernel | direct ms | FFT ms | matrix ms "
+        "| auto picks | fastest | auto / best |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["crossover"]:
+        c_in = r.get("channels_in", r.get("channels"))
+        c_out = r.get("channels_out", r.get("channels"))
+        matrix = f"{r['matmul_ms']:.2f}" if "matmul_ms" in r else "-"
         lines.append(
-            f"| {r['dims']} | {r.get('dtype', 'float32')} | {r['grid']} | {r['channels']} | "
-            f"{r['batch']} | {r['kernel']} | "
-            f"{r['direct_ms']:.2f} | {r['fft_ms']:.2f} | {r['auto']} | {r['faster']} | "
-            f"{r['auto_loss']:.2f} |"
+            f"| {r['dims']} | {r.get('dtype', 'float32')} | {r['grid']} | {c_in} -> {c_out} | "
+            f"{r['batch']} | {r['kernel']} | {r['direct_ms']:.2f} | {r['fft_ms']:.2f} | "
+            f"{matrix} | {r['auto']} | {r['faster']} | {r['auto_loss']:.2f} |"
         )
     lines += [
         "",
-        "`method='auto'` follows the cost model `equirestore.nn.circular.prefer_fft`, fitted "
-        "to these timings; 'auto / best' is the time of its choice over the faster method's.",
+        "`method='auto'` follows the cost models `equirestore.nn.circular.prefer_fft` and, "
+        "without gradients, `prefer_matmul` (`auto_method`), fitted to these timings; "
+        "'auto / best' is the time of its choice over the fastest method's. '-': a circulant "
+        f"matrix of more than {EXPORT_MATRIX:,} entries, which `auto` never makes.",
         "",
         "## 3. 3-D full-size restorer",
         "",

@@ -15,6 +15,19 @@ def test_canonical_network_is_equivariant(dims):
     assert_equivariant(net, x, atol=1e-10, max_elements=None)
 
 
+def test_without_gradients_the_network_computes_the_same_bits_in_place():
+    """Without gradients the biases are added and the ReLUs applied in place; the input
+    is left as it was."""
+    torch.manual_seed(0)
+    net = CanonicalNetwork(3, [8, 8, 1], kernel_size=[3, 10, 10], dims=1, method="fft").double()
+    x = torch.randn(5, 3, 10, dtype=torch.float64)
+    kept = x.clone()
+    tracked = net(x)
+    with torch.no_grad():
+        plain = net(x)
+    assert tracked.requires_grad and torch.equal(tracked, plain) and torch.equal(x, kept)
+
+
 def test_appendix_d_network_shape_and_size():
     # Appendix D: 6 layers, one channel each, sparse 3x3 filters (9 taps), no bias.
     net = CanonicalNetwork(1, [1] * 6, kernel_size=3, dilation=[1, 2, 4, 8, 4, 1], bias=False)

@@ -201,3 +201,32 @@ def test_fft_computes_the_same_bits_with_and_without_gradients(c_in, c_out):
         plain = circular_conv(x, w, method="fft")
     tracked = circular_conv(x, w.requires_grad_(), method="fft")
     assert tracked.requires_grad and torch.equal(tracked, plain)
+
+
+def test_auto_multiplies_by_the_circulant_matrix_only_where_that_is_cheaper():
+    from equirestore.nn.circular import prefer_matmul
+
+    assert prefer_matmul(128, 1, (36,), torch.float64)  # the rotation estimators' last layer
+    assert not prefer_matmul(64, 128, (36,), torch.float64)  # their hidden layer
+    assert not prefer_matmul(1, 1, (32, 32), torch.float32)  # a translation estimator
+    assert not prefer_matmul(1, 1, (32, 32, 32), torch.float32)  # a matrix too large to make
+
+
+def test_auto_without_gradients_gives_every_sample_the_bits_it_gets_alone_in_any_batch():
+    """The circulant matrix in pieces of MIX_PIECE samples (a product of one row rounds
+    differently); with gradients ``auto`` keeps the FFT."""
+    from equirestore.nn import circular
+
+    torch.manual_seed(0)
+    x = torch.randn(150, 128, 36, dtype=torch.float64)
+    w = torch.randn(1, 128, 36, dtype=torch.float64)
+    with torch.no_grad():
+        whole = circular_conv(x, w)
+        assert torch.equal(whole, circular_conv(x, w, method="matmul"))
+        for n in (1, 2, 63, 64, 65):
+            for start in (0, 7, 150 - n):
+                assert torch.equal(circular_conv(x[start : start + n], w), whole[start : start + n])
+    tracked = circular_conv(x, w.clone().requires_grad_())
+    assert torch.equal(tracked, circular_conv(x, w, method="fft"))
+    torch.testing.assert_close(tracked.detach(), whole, rtol=0, atol=1e-10)
+    assert circular.prefer_matmul(128, 1, (36,), torch.float64)

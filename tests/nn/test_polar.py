@@ -67,3 +67,36 @@ def test_bad_arguments_are_refused_with_the_reason():
         PolarNetwork(10, n_radius=5, n_angle=12, local=[])
     with pytest.raises(ValueError, match="angular bins"):
         _net()(torch.rand(1, 10, 13))
+
+
+def test_wrapping_the_angle_axis_once_gives_the_bits_of_wrapping_before_every_layer():
+    """Also where the layers read past the axis more than once around (5 bins, 3 layers
+    of 5-bin filters: 6 bins on either side)."""
+    for n_angle, kernel, local in ((36, 3, [16, 4]), (5, 5, [3, 2, 2])):
+        torch.manual_seed(0)
+        net = PolarNetwork(8, n_radius=4, n_angle=n_angle, local=local, kernel=kernel, hidden=3)
+        polar = torch.rand(40, 8, n_angle)
+        h, p = polar.reshape(40, 2, 4, n_angle), kernel // 2
+        for conv in net.local:  # the reference: wrap, filter, ReLU, layer by layer
+            h = h[..., torch.arange(-p, n_angle + p) % n_angle]
+            h = torch.relu(torch.nn.functional.conv2d(h, conv.weight, conv.bias, padding=(p, 0)))
+        for grad in (True, False):
+            with torch.set_grad_enabled(grad):
+                assert torch.equal(net.local_features(polar), h)
+
+
+def test_with_gradients_the_local_layers_wrap_before_every_layer_for_the_same_gradients():
+    """Training's rounding: the gradients are bitwise those of wrapping the angle axis
+    before every layer (wrapping once rounds the backward differently)."""
+    torch.manual_seed(0)
+    net = PolarNetwork(16, n_radius=16, n_angle=36, local=[16, 4], kernel=3, hidden=8)
+    polar, up = torch.rand(50, 16, 36), torch.randn(50, 4, 16, 36)
+    (net.local_features(polar) * up).sum().backward()
+    got = [conv.weight.grad.clone() for conv in net.local]
+    net.zero_grad()
+    h = polar.reshape(50, 1, 16, 36)
+    for conv in net.local:
+        h = torch.nn.functional.pad(h, (1, 1, 0, 0), mode="circular")
+        h = torch.relu(torch.nn.functional.conv2d(h, conv.weight, conv.bias, padding=(1, 0)))
+    (h * up).sum().backward()
+    assert all(torch.equal(g, conv.weight.grad) for g, conv in zip(got, net.local, strict=True))

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
+from equirestore._checks import tracing
 from equirestore.nn.circular import CircularConv, Method
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -97,7 +99,11 @@ class CanonicalNetwork(nn.Module):
         return dict(self._config)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
+        if torch.is_grad_enabled() or tracing():
+            return self.layers(x)
+        for layer in self.layers:  # nothing records it: the ReLUs in place, the same values
+            x = torch.relu_(x) if type(layer) is nn.ReLU else layer(x)
+        return x
 
     def filters(self) -> list[CircularConv]:
         """The circular-filter layers ``f_1 .. f_L`` in order."""

@@ -22,7 +22,11 @@ Two numerically different but mathematically identical implementations:
   channels; equivariant up to floating-point rounding.
 
 ``method="auto"`` chooses between them with :func:`prefer_fft`, a cost model fitted to
-the timings of ``benchmarks/performance.py``.
+the timings of ``benchmarks/performance.py``. A third, ``"matmul"``, multiplies by the
+circulant matrix (what an exported layer computes); without gradients ``auto`` takes it
+for small grids where it is faster than the FFT (:func:`prefer_matmul`). Like the FFT it
+is equivariant up to rounding, and without gradients a sample's bits never depend on the
+rest of the batch.
 """
 
 from __future__ import annotations
@@ -78,6 +82,52 @@ def prefer_fft(
     return direct > other * (d * (c_in + c_out) + mix)
 
 
+#: Without gradients ``method="auto"`` multiplies by the circulant matrix where that
+#: costs less than the FFT (:data:`FFT_COST`): per output position on a grid of ``P``
+#: positions, about the first number of nanoseconds per multiply-add of the product
+#: (``C_in * C_out * P`` of them) plus the second (the pieces and copies), fitted like
+#: :data:`DIRECT_COST` (float64, float32), for matrices of at most :data:`EXPORT_MATRIX`
+#: entries. Only small grids with few output channels gain: the rotation estimators' last
+#: layer over the angle axis (128 -> 1 channels on 36 bins, float64: ~3x faster than its
+#: FFT). With gradients ``auto`` keeps the FFT, so that training rounds as it did.
+MATMUL_COST = {torch.float64: (0.035, 8.0), torch.float32: (0.02, 8.0)}
+
+
+def prefer_matmul(
+    c_in: int, c_out: int, spatial: tuple[int, ...], dtype: torch.dtype = torch.float32
+) -> bool:
+    """Whether ``method="auto"``, where :func:`prefer_fft` chose the FFT and no gradient is
+    recorded, multiplies by the circulant matrix instead (:data:`MATMUL_COST`)."""
+    positions = math.prod(spatial)
+    if c_in * c_out * positions**2 > EXPORT_MATRIX:
+        return False
+    d, e = FFT_COST[len(spatial)]
+    other = FLOAT64_SCALE["other"] if dtype == torch.float64 else 1.0
+    mix = e * c_in * c_out * (MATMUL_MIX_SCALE if min(c_in, c_out) >= MIX_MATMUL else 1.0)
+    fft = other * (d * (c_in + c_out) + mix)
+    per_product, fixed = MATMUL_COST.get(dtype, MATMUL_COST[torch.float32])
+    return per_product * c_in * c_out * positions + fixed < fft
+
+
+def auto_method(
+    c_in: int,
+    c_out: int,
+    kernel_size: tuple[int, ...],
+    spatial: tuple[int, ...],
+    dilation: tuple[int, ...],
+    dtype: torch.dtype,
+    recorded: bool,
+) -> Method:
+    """What ``method="auto"`` computes a layer with: the FFT where the (dilated) kernel
+    does not fit the grid or :func:`prefer_fft` says so, else ``"direct"``; where that is
+    the FFT and no gradient is ``recorded``, ``"matmul"`` if :func:`prefer_matmul` says
+    so."""
+    fits = all(d * (k - 1) < n for k, d, n in zip(kernel_size, dilation, spatial, strict=True))
+    if fits and not prefer_fft(c_in, c_out, kernel_size, dtype):
+        return "direct"
+    return "matmul" if not recorded and prefer_matmul(c_in, c_out, spatial, dtype) else "fft"
+
+
 def _anchor(kernel_size: int, dilation: int) -> int:
     return dilation * (kernel_size - 1) // 2
 
@@ -122,12 +172,13 @@ def circular_conv(
         weight: ``(C_out, C_in, *k)``, same number of spatial axes as ``x``.
         dilation: spacing between kernel taps ("sparse" filters, Appendix D).
         method: ``"direct"``, ``"fft"``, ``"auto"`` (the faster of the two by
-            :func:`prefer_fft`) or ``"matmul"``. While exporting (``torch.export``, ONNX,
-            ``torch.jit.trace``) the layer is computed with real matrix products and shifts
-            only, which every runtime has in float64 (ONNX has no complex tensors, and
-            onnxruntime no float64 convolution): ``"matmul"`` (the circulant matrix), or
-            for a small kernel on a large grid a sum of shifted copies
-            (:data:`EXPORT_TAPS`, :data:`EXPORT_MATRIX`).
+            :func:`prefer_fft`; without gradients, where that is the FFT, the circulant
+            matrix if :func:`prefer_matmul` finds it faster) or ``"matmul"``. While
+            exporting (``torch.export``, ONNX, ``torch.jit.trace``) the layer is computed
+            with real matrix products and shifts only, which every runtime has in float64
+            (ONNX has no complex tensors, and onnxruntime no float64 convolution):
+            ``"matmul"`` (the circulant matrix), or for a small kernel on a large grid a
+            sum of shifted copies (:data:`EXPORT_TAPS`, :data:`EXPORT_MATRIX`).
 
     Returns:
         ``(B, C_out, *N)`` in ``weight``'s dtype (``x`` is converted as it is read, so a
@@ -156,11 +207,11 @@ def circular_conv(
         if math.prod(ks) <= EXPORT_TAPS and fits and matrix > EXPORT_MATRIX:
             return _shifted_sum(x.to(weight.dtype), weight, dil)
         method = "matmul"
+    if method == "auto":
+        recorded = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+        method = auto_method(x.shape[1], weight.shape[0], ks, spatial, dil, x.dtype, recorded)
     if method == "matmul":
         return _circulant_product(x.to(weight.dtype), fold_kernel(weight, spatial, dil))
-    if method == "auto":
-        fft = not fits or prefer_fft(x.shape[1], weight.shape[0], ks, x.dtype)
-        method = "fft" if fft else "direct"
     if method == "direct" and not fits:
         # a kernel wider than the grid wraps onto itself: fold it onto the grid (indexed by
         # offset), then roll it so that the centred anchor of a full-size kernel reads it
@@ -202,7 +253,11 @@ def _shifted_sum(x: Tensor, weight: Tensor, dilation: tuple[int, ...]) -> Tensor
 
 def _circulant_product(x: Tensor, kernel: Tensor) -> Tensor:
     """``y[b, o, p] = sum_{c, u} x[b, c, u] M[c, u, o, p]`` with the circulant matrix
-    ``M[c, u, o, p] = K[o, c, (u - p) mod N]`` of the folded kernel ``K (C_out, C_in, *N)``."""
+    ``M[c, u, o, p] = K[o, c, (u - p) mod N]`` of the folded kernel ``K (C_out, C_in, *N)``.
+
+    Without gradients the samples are multiplied in pieces of exactly :data:`MIX_PIECE`
+    (the last padded with zeros), as :func:`_mix` does: a product of a single row rounds
+    differently from the same row among others (tested)."""
     c_out, c_in, *spatial = kernel.shape
     grids = torch.meshgrid(*(torch.arange(n, device=x.device) for n in spatial), indexing="ij")
     flat_u = [g.reshape(-1) for g in grids]  # coordinates of every position, row-major
@@ -212,7 +267,16 @@ def _circulant_product(x: Tensor, kernel: Tensor) -> Tensor:
         diff = diff * n + d
     k = kernel.reshape(c_out, c_in, -1)[:, :, diff]  # (C_out, C_in, P, P): [o, c, u, p]
     matrix = k.permute(1, 2, 0, 3).reshape(c_in * diff.shape[0], c_out * diff.shape[0])
-    y = x.reshape(x.shape[0], -1) @ matrix  # shape[0], not len(): a dynamic batch exports
+    rows = x.reshape(x.shape[0], -1)  # shape[0], not len(): a dynamic batch exports
+    if tracing() or (torch.is_grad_enabled() and (x.requires_grad or kernel.requires_grad)):
+        y = rows @ matrix
+    else:  # a sample's bits never depend on the batch (docstring)
+        y = rows.new_empty(rows.shape[0], matrix.shape[1])
+        for piece, out in zip(rows.split(MIX_PIECE), y.split(MIX_PIECE), strict=True):
+            count = len(piece)
+            if count < MIX_PIECE:
+                piece = torch.cat([piece, piece.new_zeros(MIX_PIECE - count, piece.shape[1])])
+            out.copy_((piece @ matrix)[:count])
     return y.view(x.shape[0], c_out, *spatial)
 
 
@@ -370,7 +434,9 @@ class CircularConv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         y = circular_conv(x, self.weight, self.dilation, self.method)
         if self.bias is not None:
-            y = y + self.bias.view(1, -1, *([1] * self.dims))
+            b = self.bias.view(1, -1, *([1] * self.dims))
+            # in place where nothing records it (y is a new tensor, the same sum)
+            y = y.add_(b) if not torch.is_grad_enabled() and not tracing() else y + b
         return y
 
     def extra_repr(self) -> str:

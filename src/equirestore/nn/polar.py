@@ -15,12 +15,15 @@ equivariant to rolling the polar grid by whole bins. Why 2-D local filters:
 Precision: the local layers compute in float32 whatever the module's dtype. Their
 equivariance needs no float64: each output is the same sum of the same products in the
 same order wherever it sits on the angle axis (tested bitwise over every roll), and
-float32 convolution is several times faster on the CPU. Without gradients the layers
-after the first read their input channels last, which oneDNN computes faster to the same
-bits (tested); with gradients they do not, because the backward then rounds differently
-and training would no longer reproduce the shipped weights. The full-size layers run in
-the module's dtype (FFT rounding depends on the position; the rotation restorer keeps
-them in float64).
+float32 convolution is several times faster on the CPU. Without gradients two things
+make them faster to the same bits (tested): the angle axis is wrapped once, by as many
+bins as all the layers read past it, each layer leaving out the bins it cannot compute
+(one copy of the input, not one of every layer's input), and the layers after the first
+read their input channels last. With gradients neither is done, because the backward
+would then round differently and training would no longer reproduce the shipped
+weights. The full-size layers run in the module's dtype (by FFT or, without gradients,
+by the circulant matrix where that is faster, :func:`~equirestore.nn.circular.auto_method`:
+either rounds depending on the position; the rotation restorer keeps them in float64).
 
 Batches: the CPU's convolution (oneDNN) rounds a batch of one image differently from the
 same image in a larger batch (by up to 1e-7; batches of 2 to 599 images, 14 sizes drawn
@@ -109,14 +112,20 @@ class PolarNetwork(nn.Module):
             return self.local_features(x.expand(2, *x.shape[1:]))[:1]
         h = x.float().reshape(b, -1, self.n_radius, a)
         p = self.kernel // 2
-        channels_last = not torch.is_grad_enabled() and not tracing()
+        grad = torch.is_grad_enabled()
+        channels_last = not grad and not tracing()
+        if not grad:  # around the angle axis, once for all layers (module docstring)
+            q = p * len(self.local)
+            h = h[..., torch.arange(-q, a + q, device=h.device) % a]
         for conv in self.local:
             conv = cast(nn.Conv2d, conv)
-            h = F.pad(h, (p, p, 0, 0), mode="circular")  # around the angle axis
+            if grad:  # around the angle axis
+                h = F.pad(h, (p, p, 0, 0), mode="circular")
             if channels_last and h.shape[1] > 1:  # module docstring
                 h = h.contiguous(memory_format=torch.channels_last)
             w, bias = conv.weight.float(), cast(Tensor, conv.bias).float()
-            h = torch.relu_(F.conv2d(h, w, bias, padding=(p, 0)))  # zeros past the radii
+            # p bins fewer on either side of the angle axis than read; zeros past the radii
+            h = torch.relu_(F.conv2d(h, w, bias, padding=(p, 0)))
         return h.contiguous()
 
     def forward(self, x: Tensor) -> Tensor:
