@@ -72,14 +72,27 @@ def prefer_fft(
     and, for ``float64``, :data:`FLOAT64_SCALE`)."""
     dims = len(kernel_size)
     a, b, c = DIRECT_COST[dims]
-    d, e = FFT_COST[dims]
     products, other = (
         (FLOAT64_SCALE["products"], FLOAT64_SCALE["other"]) if dtype == torch.float64 else (1, 1)
     )
     taps = math.prod(kernel_size)
     direct = products * a * c_in * c_out * taps + other * ((b * c_in if taps > 1 else 0.0) + c)
+    return direct > _fft_cost(c_in, c_out, dims, dtype)
+
+
+def _fft_cost(c_in: int, c_out: int, dims: int, dtype: torch.dtype) -> float:
+    """The FFT's cost per output position (:data:`FFT_COST`, :data:`FLOAT64_SCALE`)."""
+    d, e = FFT_COST[dims]
+    other = FLOAT64_SCALE["other"] if dtype == torch.float64 else 1.0
     mix = e * c_in * c_out * (MATMUL_MIX_SCALE if min(c_in, c_out) >= MIX_MATMUL else 1.0)
-    return direct > other * (d * (c_in + c_out) + mix)
+    return other * (d * (c_in + c_out) + mix)
+
+
+def _fits(
+    kernel_size: tuple[int, ...], dilation: tuple[int, ...], spatial: tuple[int, ...]
+) -> bool:
+    """Whether the dilated kernel spans less than the grid along every axis."""
+    return all(d * (k - 1) < n for k, d, n in zip(kernel_size, dilation, spatial, strict=True))
 
 
 #: Without gradients ``method="auto"`` multiplies by the circulant matrix where that
@@ -101,12 +114,10 @@ def prefer_matmul(
     positions = math.prod(spatial)
     if c_in * c_out * positions**2 > EXPORT_MATRIX:
         return False
-    d, e = FFT_COST[len(spatial)]
-    other = FLOAT64_SCALE["other"] if dtype == torch.float64 else 1.0
-    mix = e * c_in * c_out * (MATMUL_MIX_SCALE if min(c_in, c_out) >= MIX_MATMUL else 1.0)
-    fft = other * (d * (c_in + c_out) + mix)
     per_product, fixed = MATMUL_COST.get(dtype, MATMUL_COST[torch.float32])
-    return per_product * c_in * c_out * positions + fixed < fft
+    return per_product * c_in * c_out * positions + fixed < _fft_cost(
+        c_in, c_out, len(spatial), dtype
+    )
 
 
 def auto_method(
@@ -122,8 +133,7 @@ def auto_method(
     does not fit the grid or :func:`prefer_fft` says so, else ``"direct"``; where that is
     the FFT and no gradient is ``recorded``, ``"matmul"`` if :func:`prefer_matmul` says
     so."""
-    fits = all(d * (k - 1) < n for k, d, n in zip(kernel_size, dilation, spatial, strict=True))
-    if fits and not prefer_fft(c_in, c_out, kernel_size, dtype):
+    if _fits(kernel_size, dilation, spatial) and not prefer_fft(c_in, c_out, kernel_size, dtype):
         return "direct"
     return "matmul" if not recorded and prefer_matmul(c_in, c_out, spatial, dtype) else "fft"
 
@@ -201,7 +211,7 @@ def circular_conv(
     dil = (dilation,) * dims if isinstance(dilation, int) else tuple(dilation)
     spatial = tuple(x.shape[2:])
     ks = tuple(weight.shape[2:])
-    fits = all(d * (k - 1) < n for k, d, n in zip(ks, dil, spatial, strict=True))
+    fits = _fits(ks, dil, spatial)
     if tracing():
         matrix = math.prod(spatial) ** 2 * weight.shape[0] * weight.shape[1]
         if math.prod(ks) <= EXPORT_TAPS and fits and matrix > EXPORT_MATRIX:
