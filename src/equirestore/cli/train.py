@@ -56,6 +56,12 @@ def _restorer_images(a: argparse.Namespace) -> tuple[Tensor, str]:
 
 def _summary(record: dict[str, Any]) -> list[str]:
     lines = []
+    if record.get("background") is not None:
+        colour = ", ".join(f"{v:.3f}" for v in record["background"])
+        lines.append(
+            f"  (the border is mostly one colour, ({colour}): every candidate read each "
+            "pixel's distance from it)"
+        )
     for c in record["candidates"]:
         hold = c["holdout"]
         held = f", held-out {100 * hold['exact']:.2f}%" if hold["n"] else ""
@@ -200,7 +206,9 @@ def add_train_restorer_parser(sub: Any, data_args: Any) -> None:
         "that is strict on a held-out split carved out of the images (seeded) is kept. "
         "Prints the strict exact-restore rate (ties fail) on the training images, the "
         "held-out split and, for a named dataset, its test split, and warns when it falls "
-        "short. Blank, periodic and translated-copy images are named first. Deterministic "
+        "short. Images on a white or grey canvas (a border mostly of one colour other than "
+        "black) are read as each pixel's distance from that colour. Blank, periodic and "
+        "translated-copy images are named first. Deterministic "
         "for a seed; an interrupted run resumes from <out>.state.",
     )
     data_args(p, required=False)

@@ -24,6 +24,7 @@ from equirestore.checkpoint import (
     load_state_strict,
     save_checkpoint,
 )
+from equirestore.nn.background import BackgroundEstimator
 from equirestore.nn.box import BoxEstimator
 from equirestore.nn.canonical import CanonicalNetwork, network_from_config
 from equirestore.nn.circular import CircularConv
@@ -138,6 +139,7 @@ def estimator_from_config(config: dict[str, Any]) -> nn.Module:
     """Rebuild an estimator from its ``config()``: a :class:`FeatureEstimator`
     (``kind == "features"``), a :class:`~equirestore.nn.box.BoxEstimator` (``"box"``), a
     :class:`~equirestore.nn.gated.GatedEstimator` (``"gated"``), a
+    :class:`~equirestore.nn.background.BackgroundEstimator` (``"background"``), a
     :class:`~equirestore.nn.polar.PolarNetwork` (``"polar"``, rotation) or a
     :class:`~equirestore.nn.CanonicalNetwork`."""
     config = dict(config)
@@ -149,6 +151,10 @@ def estimator_from_config(config: dict[str, Any]) -> nn.Module:
             list(config["centre"]),
             tie_break=bool(config.get("tie_break", False)),  # absent before the term
             levels=int(config.get("levels", 0)),  # absent before the 8-bit ramps
+        )
+    if kind == "background":
+        return BackgroundEstimator(
+            [float(v) for v in config["background"]], estimator_from_config(config["inner"])
         )
     if kind == "gated":
         box = estimator_from_config(config["box"])

@@ -30,7 +30,12 @@ is strict on data it did not train on:
 
 Before training, the data are inspected (:func:`inspect_images`): blank or periodic
 images, exact duplicates and translated copies (Definition 4.2) are named, and the rate
-that any estimator can reach is stated. A seeded held-out split (``holdout``) is carved
+that any estimator can reach is stated. Where the images' border is mostly one colour
+other than black (dark strokes on a white page), every candidate sees each pixel's
+distance from that colour, and the chosen one is wrapped in
+:class:`~equirestore.nn.background.BackgroundEstimator`
+(:func:`~equirestore.nn.background.fit_background`; on a black background nothing
+changes). A seeded held-out split (``holdout``) is carved
 out of the images; every candidate trains on the rest and is measured on both (strict:
 a tie for the maximum is a failure). The search stops at the first candidate that is at
 least ``target`` strict on both splits; otherwise the best on the held-out split is kept.
@@ -56,9 +61,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from equirestore.checkpoint import load_checkpoint, save_checkpoint
+from equirestore.nn.background import BackgroundEstimator, away_from, fit_background
 from equirestore.nn.box import BoxEstimator, fit_box
 from equirestore.nn.features import FeatureConfig, FeatureEstimator
 from equirestore.nn.gated import GatedEstimator, fit_frame
@@ -351,7 +357,7 @@ def _save_run(path: Path | None, run: _Run) -> None:
         save_checkpoint(body, path)
 
 
-def _rates(est: Estimator, fit: Tensor, hold: Tensor) -> tuple[RestoreRates, RestoreRates]:
+def _rates(est: nn.Module, fit: Tensor, hold: Tensor) -> tuple[RestoreRates, RestoreRates]:
     empty = RestoreRates(exact=1.0, within_one=1.0, ties=0.0, n=0)
     return restore_rates(est, fit), (restore_rates(est, hold) if len(hold) else empty)
 
@@ -544,8 +550,10 @@ def fit_restorer(
         raise ValueError(f"images of size {tuple(images.shape[2:])} are too small to shift")
     start = time.perf_counter()
     inspection = inspect_images(images)
+    background = fit_background(images)
+    seen = images if background is None else away_from(images, background)
     fit_idx, hold_idx = split_indices(len(images), settings)
-    fit, hold = images[fit_idx], images[hold_idx]
+    fit, hold = seen[fit_idx], seen[hold_idx]
     path = Path(state_path) if state_path is not None else None
     run = _load_run(path, settings, _fingerprint(images))
     records: list[dict[str, Any]] = []
@@ -579,7 +587,12 @@ def fit_restorer(
             break
     assert best is not None
     _, chosen, chosen_record = best
-    restorer = TranslationRestorer(chosen, tuple(images.shape[1:]), name=name).eval()
+    fit_rates, hold_rates = chosen_record["fit"], chosen_record["holdout"]
+    final: Estimator | BackgroundEstimator = chosen
+    if background is not None:  # measured again on the images as the restorer gets them
+        final = BackgroundEstimator(background, chosen)
+        fit_rates, hold_rates = map(asdict, _rates(final, images[fit_idx], images[hold_idx]))
+    restorer = TranslationRestorer(final, tuple(images.shape[1:]), name=name).eval()
     record = {
         "name": name,
         "settings": asdict(settings),
@@ -587,11 +600,12 @@ def fit_restorer(
         "n_fit": len(fit),
         "n_holdout": len(hold),
         "inspection": asdict(inspection),
+        "background": background,
         "candidates": records,
         "chosen": chosen_record["candidate"],
-        "train_rates": asdict(restore_rates(chosen, images)),
-        "fit_rates": chosen_record["fit"],
-        "holdout_rates": chosen_record["holdout"],
+        "train_rates": asdict(restore_rates(final, images)),
+        "fit_rates": fit_rates,
+        "holdout_rates": hold_rates,
         "train_seconds": round(time.perf_counter() - start, 1),
     }
     if path is not None:
