@@ -10,7 +10,7 @@ from PIL import Image
 
 from equirestore.cli import build_parser, main
 from equirestore.groups.translation import shift
-from tests.restore.helpers import centred_blobs, framed_noise
+from tests.restore.helpers import bbox_blobs, centred_blobs, framed_noise
 
 
 @pytest.mark.parametrize("cmd", ["train-restorer", "train-classifier", "evaluate", "restore"])
@@ -293,7 +293,6 @@ def test_train_restorer_names_what_it_cannot_restore_and_fails_below_min_exact(t
 def test_train_restorer_estimator_gated_runs_the_box_and_the_features_before_it(tmp_path, capsys):
     from equirestore import load_restorer
     from equirestore.nn.gated import GatedEstimator
-    from tests.restore.helpers import bbox_blobs
 
     x = bbox_blobs(40, seed=1)
     x[::4] = shift(x[::4], torch.tensor([1, 0]))  # a quarter off the box rule
@@ -327,3 +326,16 @@ def test_train_restorer_trains_rotation_and_se2_restorers_on_a_folder(tmp_path, 
     assert (
         main([*args, "--group", group, "--epochs", "1", "--min-exact", "0.999", "--out", r2]) == 1
     )
+
+
+def test_train_restorer_reads_a_white_canvas_and_warns_that_rotation_cannot(tmp_path, capsys):
+    x = bbox_blobs(60, seed=0)
+    _write_pngs(tmp_path / "train", ((1 - x) * 255).round() / 255)  # dark blobs on white
+    args = ["train-restorer", "--folder", str(tmp_path / "train"), "--grayscale"]
+    assert main([*args, "--estimator", "box", "--out", str(tmp_path / "t.pt")]) == 0
+    printed = capsys.readouterr().out
+    assert "border is mostly one colour, (1.000)" in printed and "chose 'box'" in printed
+    assert "100.00% of the 60 training images" in printed
+    out = str(tmp_path / "r.pt")
+    assert main([*args, "--group", "rotation", "--epochs", "1", "--out", out]) == 0
+    assert "other than black (1.000)" in capsys.readouterr().err

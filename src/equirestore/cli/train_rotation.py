@@ -11,6 +11,7 @@ from torch import Tensor
 
 from equirestore import distributed
 from equirestore.data import load_dataset
+from equirestore.nn.background import fit_background
 from equirestore.report import hardware
 from equirestore.restore.hub import save_restorer
 from equirestore.restore.recipe import fit_restorer
@@ -31,8 +32,18 @@ def train_rotation_command(a: argparse.Namespace, images: Tensor, name: str) -> 
     upright ``images (N, C, H, W)``; report angles within one bin; save."""
     if images.dim() != 4:
         raise ValueError(f"rotation restorers need 2-D images, got {tuple(images.shape[1:])}")
+    background = fit_background(images)
+    if background is not None:
+        colour = ", ".join(f"{v:.3f}" for v in background)
+        print(
+            f"WARNING: the images' border is mostly one colour other than black ({colour}); "
+            "the rotation estimator's centre, its polar grid and the undo fill the canvas "
+            "outside the image with black, so expect poor angles: store the images as light "
+            "ink on black (for a white canvas, 1 - x) to train a rotation restorer",
+            file=sys.stderr,
+        )
     start = time.perf_counter()
-    record: dict[str, Any] = {"group": a.group}
+    record: dict[str, Any] = {"group": a.group, "background": background}
     settings = RotationSettings(
         seed=a.seed,
         epochs=RotationSettings.epochs if a.epochs is None else a.epochs,
