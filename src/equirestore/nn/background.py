@@ -78,12 +78,13 @@ class BackgroundEstimator(nn.Module):
         return int(count()) if count is not None else 0
 
 
-def away_from(images: Tensor, background: Sequence[float]) -> Tensor:
+def away_from(images: Tensor, background: Sequence[float], chunk: int = 4096) -> Tensor:
     """``|x - b|`` for ``images (N, C, *S)`` and ``b`` one value per channel, computed in
-    float64 and returned in the images' dtype (what :class:`BackgroundEstimator` gives
-    its inner estimator)."""
+    float64 (``chunk`` images at a time) and returned in the images' dtype (what
+    :class:`BackgroundEstimator` gives its inner estimator)."""
     b = torch.tensor([float(v) for v in background], dtype=torch.float64)
-    return (images.double() - b.view(-1, *([1] * (images.dim() - 2)))).abs().to(images.dtype)
+    b = b.view(-1, *([1] * (images.dim() - 2)))
+    return torch.cat([(part.double() - b).abs().to(images.dtype) for part in images.split(chunk)])
 
 
 def border(images: Tensor) -> Tensor:
