@@ -182,9 +182,12 @@ def accuracy_under_rotations(
     from tqdm.auto import tqdm
 
     from equirestore.restore.rotation_training import rotated_test_sets
+    from equirestore.restore.se2 import SE2Restorer
 
     classifier.eval()
-    rotated, shifted, _ = rotated_test_sets(images, seed, max_shift)
+    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    background = getattr(rotation, "background", None)  # the canvas colour, None: black
+    rotated, shifted, _ = rotated_test_sets(images, seed, max_shift, background)
     sets = {"upright": images, "rotated": rotated, f"rotated_shifted_{max_shift}px": shifted}
     rows: dict[str, dict[str, float]] = {}
     for name, x in tqdm(sets.items(), desc="test sets", disable=not progress):

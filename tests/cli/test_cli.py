@@ -328,7 +328,9 @@ def test_train_restorer_trains_rotation_and_se2_restorers_on_a_folder(tmp_path, 
     )
 
 
-def test_train_restorer_reads_a_white_canvas_and_warns_that_rotation_cannot(tmp_path, capsys):
+def test_train_restorer_reads_a_white_canvas_for_translation_and_rotation(tmp_path, capsys):
+    from equirestore import load_restorer
+
     x = bbox_blobs(60, seed=0)
     _write_pngs(tmp_path / "train", ((1 - x) * 255).round() / 255)  # dark blobs on white
     args = ["train-restorer", "--folder", str(tmp_path / "train"), "--grayscale"]
@@ -337,5 +339,9 @@ def test_train_restorer_reads_a_white_canvas_and_warns_that_rotation_cannot(tmp_
     assert "border is mostly one colour, (1.000)" in printed and "chose 'box'" in printed
     assert "100.00% of the 60 training images" in printed
     out = str(tmp_path / "r.pt")
-    assert main([*args, "--group", "rotation", "--epochs", "1", "--out", out]) == 0
-    assert "other than black (1.000)" in capsys.readouterr().err
+    assert main([*args, "--group", "se2", "--epochs", "1", "--out", out]) == 0
+    assert "fills the corners it rotates in with it" in capsys.readouterr().out
+    r = load_restorer(out)
+    assert r.rotation.background == (1.0,) and r.translation.estimator.config()["kind"] == (
+        "background"
+    )

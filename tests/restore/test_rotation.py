@@ -246,3 +246,28 @@ def test_crisp_quarter_turns_are_exact_and_labelled_with_their_angle():
 def test_se2_refuses_a_3d_translation_restorer():
     with pytest.raises(ValueError, match="2-D images"):
         SE2Restorer(load_translation_restorer("mnist3d"), load_rotation_restorer("mnist-rotation"))
+
+
+def test_on_a_coloured_canvas_the_restorer_reads_the_distance_and_fills_with_the_canvas(tmp_path):
+    black = _restorer()
+    b = (1.0, 0.25)
+    white = RotationRestorer(black.estimator, (2, 16, 16), 4, 12, upsample=2, background=b)
+    level = torch.tensor(b, dtype=torch.float64).view(1, 2, 1, 1)
+    x = torch.zeros(3, 2, 16, 16, dtype=torch.float64)
+    x[..., 4:11, 5:9] = torch.rand(3, 2, 7, 4, dtype=torch.float64)
+    on_canvas = level - x * level.sign()  # ink away from each channel's canvas colour
+    with torch.no_grad():
+        assert torch.equal(white.polar(on_canvas), black.polar((on_canvas - level).abs()))
+        assert torch.equal(white.estimate(on_canvas), black.estimate(x))
+        g = torch.tensor([30.0, 45.0, -100.0], dtype=torch.float64)
+        turned = white.undo(on_canvas, g)
+        # the corners the rotation brings in are canvas; inside, the black undo of x
+        assert torch.allclose(turned, level - black.undo(x, g) * level.sign(), atol=1e-12)
+        assert torch.allclose(white.undo(level.expand(1, 2, 16, 16), g[:1]), level, atol=1e-12)
+    with pytest.raises(ValueError, match="one background value per channel"):
+        RotationRestorer(black.estimator, (2, 16, 16), 4, 12, background=(1.0,))
+    save_restorer(white, tmp_path / "w.pt")
+    loaded = load_rotation_restorer(tmp_path / "w.pt")
+    assert loaded.background == b and torch.equal(loaded(on_canvas), white(on_canvas))
+    save_restorer(black, tmp_path / "b.pt")
+    assert load_rotation_restorer(tmp_path / "b.pt").background is None

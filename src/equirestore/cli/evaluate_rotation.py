@@ -35,7 +35,8 @@ def rotation_figure(
     """Upright / rotated and shifted / restored columns for 6 evenly spaced test images."""
     n = 6
     x = canvas[torch.linspace(0, len(canvas) - 1, n).long()]
-    _, moved, angles = rotated_test_sets(x, seed, max_shift)
+    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    _, moved, angles = rotated_test_sets(x, seed, max_shift, rotation.background)
     with torch.no_grad():
         restored = restorer(moved)
         if isinstance(restorer, SE2Restorer):

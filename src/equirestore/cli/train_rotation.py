@@ -11,7 +11,6 @@ from torch import Tensor
 
 from equirestore import distributed
 from equirestore.data import load_dataset
-from equirestore.nn.background import fit_background
 from equirestore.report import hardware
 from equirestore.restore.hub import save_restorer
 from equirestore.restore.recipe import fit_restorer
@@ -32,18 +31,8 @@ def train_rotation_command(a: argparse.Namespace, images: Tensor, name: str) -> 
     upright ``images (N, C, H, W)``; report angles within one bin; save."""
     if images.dim() != 4:
         raise ValueError(f"rotation restorers need 2-D images, got {tuple(images.shape[1:])}")
-    background = fit_background(images)
-    if background is not None:
-        colour = ", ".join(f"{v:.3f}" for v in background)
-        print(
-            f"WARNING: the images' border is mostly one colour other than black ({colour}); "
-            "the rotation estimator's centre, its polar grid and the undo fill the canvas "
-            "outside the image with black, so expect poor angles: store the images as light "
-            "ink on black (for a white canvas, 1 - x) to train a rotation restorer",
-            file=sys.stderr,
-        )
     start = time.perf_counter()
-    record: dict[str, Any] = {"group": a.group, "background": background}
+    record: dict[str, Any] = {"group": a.group}
     settings = RotationSettings(
         seed=a.seed,
         epochs=RotationSettings.epochs if a.epochs is None else a.epochs,
@@ -51,6 +40,12 @@ def train_rotation_command(a: argparse.Namespace, images: Tensor, name: str) -> 
     )
     rotation, rot_record = fit_rotation_restorer(images, name, settings)
     record["rotation"] = rot_record
+    if rotation.background is not None:
+        colour = ", ".join(f"{v:.3f}" for v in rotation.background)
+        print(
+            f"the border is mostly one colour, ({colour}): the restorer reads each pixel's "
+            "distance from it and fills the corners it rotates in with it"
+        )
     restorer: RotationRestorer | SE2Restorer = rotation
     if a.group == "se2":
         translation, tr_record = fit_restorer(images, name)

@@ -243,8 +243,14 @@ def _rotation_from(ckpt: dict[str, Any], path: Path) -> RotationRestorer:
             interpolation=str(polar.get("interpolation", "bilinear")),
             temperature=float(polar.get("temperature", TEMPERATURE)),
             name=str(ckpt.get("name", path.stem)),
+            # checkpoints before the canvas colour: black
+            background=_floats(polar.get("background")),
         )
     return _with_weights(restorer, ckpt, path)
+
+
+def _floats(values: Any) -> list[float] | None:
+    return None if values is None else [float(v) for v in values]
 
 
 def _se2_from(ckpt: dict[str, Any], path: Path) -> SE2Restorer:

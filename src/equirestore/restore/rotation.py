@@ -29,6 +29,7 @@ canonical (upright) ``x0``, and ``restorer(x) = rotate(x, -estimate(x))`` about 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -68,6 +69,11 @@ class RotationRestorer(Restorer):
             (``results/rotated_mnist.md``, the rows with the exact angle).
         temperature: ``T`` of the training objective, used to read the scores as a
             distribution for the sub-bin refinement.
+        background: the canvas colour ``b`` (one value per channel) of images that are
+            not on black (:func:`~equirestore.nn.background.fit_background`): the centre
+            and the polar image are those of ``|x - b|``, and :meth:`undo` rotates
+            ``x - b`` and adds ``b`` back, so the corners it brings in are canvas, not
+            black. ``None`` (default): a black canvas, ``x`` as it is.
         score_dtype: dtype of the estimator (float64: no ties from rounding). The
             restorer keeps its own copy of the estimator in it.
         name: a label kept in checkpoints.
@@ -89,6 +95,7 @@ class RotationRestorer(Restorer):
         temperature: float = TEMPERATURE,
         score_dtype: torch.dtype = torch.float64,
         name: str = "custom",
+        background: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         c, h, w = image_shape
@@ -113,6 +120,8 @@ class RotationRestorer(Restorer):
             raise ValueError(
                 f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}"
             )
+        if background is not None and len(background) != c:
+            raise ValueError(f"need one background value per channel ({c}), got {background}")
         self.estimator = copy.deepcopy(estimator).to(score_dtype)
         self.image_shape = (int(c), int(h), int(w))
         self.input_shape = self.image_shape
@@ -124,14 +133,23 @@ class RotationRestorer(Restorer):
         self.temperature = float(temperature)
         self.score_dtype = score_dtype
         self.name = name
+        self.background = None if background is None else tuple(float(v) for v in background)
 
     @property
     def bin_degrees(self) -> float:
         """Width of one angular bin, ``360 / n_angle``."""
         return 360.0 / self.n_angle
 
+    def _level(self, x: Tensor) -> Tensor:
+        assert self.background is not None
+        return torch.tensor(self.background, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+
+    def _seen(self, x: Tensor) -> Tensor:
+        """What the centre and the polar grid read: ``|x - b|`` (``x`` on black)."""
+        return x if self.background is None else (x - self._level(x)).abs()
+
     def _centre(self, x: Tensor) -> Tensor | None:
-        return centroid(x) if self.centre == "centroid" else None
+        return centroid(self._seen(x)) if self.centre == "centroid" else None
 
     def polar(self, x: Tensor) -> Tensor:
         """``(B, C, H, W)`` -> ``(B, C * N_r, N_θ)`` (upsampled, then polar-resampled about
@@ -143,7 +161,7 @@ class RotationRestorer(Restorer):
         wrap = self.centre == "centroid"
         f = self.upsample
         # the enlargement, the polar resampling and the estimator run in the score dtype
-        big = upsample(x.to(self.score_dtype), f, wrap)
+        big = upsample(self._seen(x.to(self.score_dtype)), f, wrap)
         # pixel (i, j) lands at f (i, j) + (f - 1) / 2; the image's middle stays the middle
         grid_centre = None if centre is None else centre * f + (f - 1) / 2
         return to_polar(big, self.n_radius, self.n_angle, grid_centre, self.r_max * f, wrap)
@@ -183,7 +201,11 @@ class RotationRestorer(Restorer):
         return self._undo(x, g, self._centre(x))
 
     def _undo(self, x: Tensor, g: Tensor, centre: Tensor | None) -> Tensor:
-        return rotate(x, -g, centre, self.centre == "centroid", self.interpolation)
+        wrap = self.centre == "centroid"
+        if self.background is None:
+            return rotate(x, -g, centre, wrap, self.interpolation)
+        b = self._level(x)
+        return rotate(x - b, -g, centre, wrap, self.interpolation) + b
 
     def forward(self, x: Tensor) -> Tensor:
         """``undo(x, estimate(x))``, the centre computed once."""
@@ -207,6 +229,7 @@ class RotationRestorer(Restorer):
                 "centre": self.centre,
                 "interpolation": self.interpolation,
                 "temperature": self.temperature,
+                "background": None if self.background is None else list(self.background),
             },
             "state_dict": detached_state(self),
             "meta": dict(meta or {}),

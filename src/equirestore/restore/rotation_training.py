@@ -24,12 +24,16 @@ training images, each
   estimate reads back.
 
 The epoch kept is the one whose estimates are best on rotated images held out of the
-training set (angle within one bin).
+training set (angle within one bin). Images on a canvas that is not black (the training
+images' border mostly one other colour ``b``, :func:`~equirestore.nn.background.fit_background`)
+are rotated as ``x - b`` with ``b`` added back, so that the corners stay canvas, and the
+restorer reads ``|x - b|`` (:class:`RotationRestorer`'s ``background``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,6 +42,7 @@ from torch import Tensor
 
 from equirestore.groups.rotation import rotate
 from equirestore.groups.translation import random_shifts, shift
+from equirestore.nn.background import fit_background
 from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.polar import PolarNetwork
 from equirestore.restore.evaluation import angle_error
@@ -114,12 +119,19 @@ class RotationSettings:
         return CanonicalNetwork(in_channels, widths, kernel_size=kernels, dims=1)
 
 
-def random_rotations(images: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+def random_rotations(
+    images: Tensor, gen: torch.Generator, background: Sequence[float] | None = None
+) -> tuple[Tensor, Tensor]:
     """``images`` moved by a random sub-pixel offset in ``[-1/2, 1/2)^2`` and rotated about
-    the image centre by a uniform angle in ``[0, 360)``: ``(rotated, angles)``."""
+    the image centre by a uniform angle in ``[0, 360)``: ``(rotated, angles)``. The
+    corners the rotation brings in are black, or the canvas colour ``background`` (one
+    value per channel: ``x - b`` is moved and rotated, and ``b`` added back)."""
     offsets = torch.rand(len(images), 2, generator=gen, dtype=torch.float64) - 0.5
     angles = torch.rand(len(images), generator=gen, dtype=torch.float64) * 360
-    return rotate(fractional_shift(images, offsets, "linear"), angles), angles
+    if background is None:
+        return rotate(fractional_shift(images, offsets, "linear"), angles), angles
+    b = torch.tensor([float(v) for v in background], dtype=images.dtype).view(1, -1, 1, 1)
+    return rotate(fractional_shift(images - b, offsets, "linear"), angles) + b, angles
 
 
 def quarter_turns(
@@ -154,7 +166,7 @@ def rotated_training_set(
     polars, targets = [], []
     for _ in range(copies):
         for i in range(0, len(images), 2000):
-            x, theta = random_rotations(images[i : i + 2000], gen)
+            x, theta = random_rotations(images[i : i + 2000], gen, restorer.background)
             if crisp > 0:
                 quarter_turns(images[i : i + 2000], x, theta, crisp, gen)
             bins = theta / restorer.bin_degrees
@@ -190,14 +202,18 @@ def angle_errors(
 
 
 def rotated_test_sets(
-    images: Tensor, seed: int = 0, max_shift: int = 8
+    images: Tensor,
+    seed: int = 0,
+    max_shift: int = 8,
+    background: Sequence[float] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The evaluation protocol of rotation restorers: ``(rotated, shifted, angles)``,
     ``images (B, C, H, W)`` moved by a random sub-pixel offset and rotated by a uniform
-    angle (:func:`random_rotations`), and the same then circularly shifted by up to
-    ``max_shift`` pixels per axis; one generator seeded with ``seed`` draws both."""
+    angle (:func:`random_rotations`, on a ``background`` canvas), and the same then
+    circularly shifted by up to ``max_shift`` pixels per axis; one generator seeded with
+    ``seed`` draws both."""
     gen = torch.Generator().manual_seed(seed)
-    rotated, angles = random_rotations(images, gen)
+    rotated, angles = random_rotations(images, gen, background)
     shifted = shift(rotated, random_shifts(len(rotated), max_shift, 2, gen))
     return rotated, shifted, angles
 
@@ -208,8 +224,9 @@ def angle_rates(
     """Fraction of ``images`` whose angle is estimated within one bin (absolute error
     ``<= 360 / N_θ`` degrees; a tie is not): as they are (upright, angle 0) and on the two
     sets of :func:`rotated_test_sets`: ``{"upright": ..., "rotated": ...,
-    "rotated_shifted_<max_shift>px": ...}``."""
-    rotated, shifted, angles = rotated_test_sets(images, seed, max_shift)
+    "rotated_shifted_<max_shift>px": ...}``; on the restorer's canvas colour."""
+    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    rotated, shifted, angles = rotated_test_sets(images, seed, max_shift, rotation.background)
     return {
         "upright": within_one_bin(restorer, images, torch.zeros_like(angles)),
         "rotated": within_one_bin(restorer, rotated, angles),
@@ -255,11 +272,12 @@ def fit_rotation_restorer(
     c, h, w = images.shape[1:]
     na = s.n_angle
     net = s.network(c * s.n_radius)
+    background = fit_background(images)
     restorer = RotationRestorer(
-        net, (c, h, w), s.n_radius, na, s.r_max, s.upsample, name=name
+        net, (c, h, w), s.n_radius, na, s.r_max, s.upsample, name=name, background=background
     ).eval()
     polar, targets = rotated_training_set(restorer, train, s.copies, gen, s.crisp)
-    held_x, held_angles = random_rotations(held, gen)
+    held_x, held_angles = random_rotations(held, gen, background)
     restorer.estimator.float()
     report = train_estimator(
         restorer.estimator,
@@ -279,6 +297,7 @@ def fit_rotation_restorer(
         "n_images": len(images),
         "n_train": len(train),
         "n_holdout": len(held),
+        "background": background,
         "epoch_holdout_within_one_bin": report.train_exact,
         "best_epoch": report.best_epoch,
         "holdout_within_one_bin": within_one_bin(restorer, held_x, held_angles),
