@@ -339,8 +339,12 @@ def test_train_restorer_reads_a_white_canvas_for_translation_and_rotation(tmp_pa
     assert "border is mostly one colour, (1.000)" in printed and "chose 'box'" in printed
     assert "100.00% of the 60 training images" in printed
     out = str(tmp_path / "r.pt")
-    assert main([*args, "--group", "se2", "--epochs", "1", "--out", out]) == 0
+    report = tmp_path / "r.json"
+    assert (
+        main([*args, "--group", "se2", "--epochs", "1", "--out", out, "--report", str(report)]) == 0
+    )
     assert "fills the corners it rotates in with it" in capsys.readouterr().out
+    assert json.loads(report.read_text())["rotation"]["background"] == [1.0]
     r = load_restorer(out)
     assert r.rotation.background == (1.0,) and r.translation.estimator.config()["kind"] == (
         "background"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor
 
 from equirestore import distributed
 from equirestore.data import load_dataset
+from equirestore.io import atomic_path
 from equirestore.report import hardware
 from equirestore.restore.hub import save_restorer
 from equirestore.restore.recipe import fit_restorer
@@ -72,6 +75,9 @@ def train_rotation_command(a: argparse.Namespace, images: Tensor, name: str) -> 
     if not distributed.is_main():
         return 0
     save_restorer(restorer, a.out, meta=record)
+    if a.report:
+        with atomic_path(a.report) as tmp:
+            Path(tmp).write_text(json.dumps(record, indent=2) + "\n")
     print(f"{line}; {record['train_seconds']} s; saved {a.out}")
     threshold = WARN_BELOW if a.min_exact is None else a.min_exact
     if measured < threshold:
