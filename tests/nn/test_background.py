@@ -9,16 +9,7 @@ from equirestore.restore import TranslationRestorer, load_restorer, save_restore
 from equirestore.restore.evaluation import restore_rates
 from equirestore.restore.recipe import fit_restorer, settings_with
 from equirestore.testing import assert_equivariant
-from tests.restore.helpers import bbox_blobs
-
-
-def _randomised(est: FeatureEstimator) -> FeatureEstimator:
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in est.parameters():
-            p.normal_()
-    est.set_scales(torch.rand(4, *est.input_shape))
-    return est
+from tests.restore.helpers import bbox_blobs, randomised_features
 
 
 def _inverted(x: torch.Tensor) -> torch.Tensor:
@@ -27,7 +18,7 @@ def _inverted(x: torch.Tensor) -> torch.Tensor:
 
 
 def test_the_estimator_is_its_inner_one_on_the_distance_and_equivariant_for_every_shift():
-    inner = _randomised(FeatureEstimator((2, 10, 8))).double()
+    inner = randomised_features(FeatureEstimator((2, 10, 8))).double()
     est = BackgroundEstimator([0.75, 0.25], inner).double()
     x = torch.rand(3, 2, 10, 8, dtype=torch.float64)
     b = torch.tensor([0.75, 0.25], dtype=torch.float64).view(1, 2, 1, 1)

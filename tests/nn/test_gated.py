@@ -9,16 +9,7 @@ from equirestore.restore import TranslationRestorer, load_restorer, save_restore
 from equirestore.restore.estimator import peaks
 from equirestore.restore.recipe import RecipeSettings, fit_restorer
 from equirestore.testing import assert_equivariant
-from tests.restore.helpers import bbox_blobs
-
-
-def _randomised(est: FeatureEstimator) -> FeatureEstimator:
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in est.parameters():
-            p.normal_()
-    est.set_scales(torch.rand(4, *est.input_shape))
-    return est
+from tests.restore.helpers import bbox_blobs, randomised_features
 
 
 def _framed(n: int, size: int = 12, frame: int = 8, seed: int = 0) -> torch.Tensor:
@@ -50,7 +41,7 @@ def test_box_extents_are_the_box_across_the_border_and_do_not_move_under_any_shi
 @pytest.mark.parametrize("frame", [(8, 6), (5, 4)])
 def test_gated_estimator_is_exactly_equivariant_for_every_shift(frame):
     box = BoxEstimator((1, 12, 12), 0.0, (5.75, 5.75)).double()
-    est = GatedEstimator(box, _randomised(FeatureEstimator((1, 12, 12))), frame).double()
+    est = GatedEstimator(box, randomised_features(FeatureEstimator((1, 12, 12))), frame).double()
     x = _framed(4)
     assert est.gate(x).tolist() == ([True, False] * 2 if frame == (8, 6) else [True] * 4)
     report = assert_equivariant(est, x, max_elements=None, atol=1e-9)
@@ -59,7 +50,7 @@ def test_gated_estimator_is_exactly_equivariant_for_every_shift(frame):
 
 def test_the_box_decides_where_it_spans_the_frame_and_the_other_elsewhere():
     box = BoxEstimator((1, 12, 12), 0.0, (5.75, 5.75)).double()
-    other = _randomised(FeatureEstimator((1, 12, 12))).double()
+    other = randomised_features(FeatureEstimator((1, 12, 12))).double()
     est = GatedEstimator(box, other, (8, 8)).double()
     x = shift(_framed(6, seed=2), torch.tensor([[2, -3]] * 6))
     with torch.no_grad():
@@ -77,7 +68,7 @@ def test_the_box_decides_where_it_spans_the_frame_and_the_other_elsewhere():
 def test_the_scores_are_the_docstring_formula_on_the_public_parts_bit_for_bit(tie_break):
     # forward shares one occupancy pass between the box and the gate: same numbers
     box = BoxEstimator((1, 12, 12), 0.0, (5.75, 5.75), tie_break=tie_break).double()
-    other = _randomised(FeatureEstimator((1, 12, 12))).double()
+    other = randomised_features(FeatureEstimator((1, 12, 12))).double()
     est = GatedEstimator(box, other, (8, 8)).double()
     x = shift(_framed(6, seed=4), torch.tensor([[1, 5]] * 6))
     with torch.no_grad():
@@ -94,7 +85,7 @@ def test_fit_frame_is_the_most_common_extent_and_the_checkpoint_round_trips(tmp_
     x = _framed(7)  # four spanning 8 rows, three spanning 7
     box = BoxEstimator((1, 12, 12), 0.0, (5.75, 5.75))
     assert fit_frame(box, x) == (8, 4)
-    est = GatedEstimator(box, _randomised(FeatureEstimator((1, 12, 12))), (8, 4))
+    est = GatedEstimator(box, randomised_features(FeatureEstimator((1, 12, 12))), (8, 4))
     restorer = TranslationRestorer(est, (1, 12, 12))
     save_restorer(restorer, tmp_path / "g.pt")
     loaded = load_restorer(tmp_path / "g.pt")

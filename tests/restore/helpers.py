@@ -1,6 +1,18 @@
 import torch
 
 from equirestore.groups.translation import shift
+from equirestore.nn.features import FeatureEstimator
+
+
+def randomised_features(est: FeatureEstimator) -> FeatureEstimator:
+    """``est`` with seeded random weights and scales fitted to random images (a trained
+    estimator's stand-in, for exactness tests)."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in est.parameters():
+            p.normal_()
+    est.set_scales(torch.rand(4, *est.input_shape))
+    return est
 
 
 def centred_blobs(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
