@@ -230,3 +230,29 @@ def test_auto_without_gradients_gives_every_sample_the_bits_it_gets_alone_in_any
     assert torch.equal(tracked, circular_conv(x, w, method="fft"))
     torch.testing.assert_close(tracked.detach(), whole, rtol=0, atol=1e-10)
     assert circular.prefer_matmul(128, 1, (36,), torch.float64)
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+@pytest.mark.parametrize("shape", [(250, 128, 19), (5, 3, 6, 4), (3, 2, 4, 4, 3)])
+def test_one_output_mix_gives_autograd_s_bits_through_the_plain_sum(shape, dtype):
+    from equirestore.nn.circular import _accumulate
+
+    def plain(zf, kf):  # the sum recorded channel by channel, as autograd sees it
+        zs, ks = zf.unbind(1), kf.unbind(1)
+        yf = zs[0].unsqueeze(1) * ks[0]
+        for z_c, k_c in zip(zs[1:], ks[1:], strict=True):
+            yf = yf.addcmul(z_c.unsqueeze(1), k_c)
+        return yf
+
+    torch.manual_seed(0)
+    z = torch.randn(*shape, dtype=dtype, requires_grad=True)
+    k = torch.randn(1, *shape[1:], dtype=dtype, requires_grad=True)
+    up = torch.randn(shape[0], 1, *shape[2:], dtype=dtype)
+    out = []
+    for mix in (plain, lambda a, b: _accumulate(a, b, True)):
+        y = mix(z, k)
+        (y.real * up.real + y.imag * up.imag).sum().backward()
+        out.append((y.detach().clone(), z.grad.clone(), k.grad.clone()))
+        z.grad, k.grad = None, None
+    for a, b in zip(*out, strict=True):
+        assert torch.equal(a, b)

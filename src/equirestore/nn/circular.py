@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -372,11 +372,41 @@ def _accumulate(zf: Tensor, kf: Tensor, grad: bool) -> Tensor:
     channels' gradients once, where indexing every channel would have written each into a
     zero tensor of the whole input's size (about half of a training step of the SE(2)
     estimator; the same arithmetic, so the same weights)."""
+    if grad and kf.shape[0] == 1:
+        return cast(Tensor, _OneOutputMix.apply(zf, kf))
     zs, ks = zf.unbind(1), kf.unbind(1)
     yf = zs[0].unsqueeze(1) * ks[0]
     for z_c, k_c in zip(zs[1:], ks[1:], strict=True):
         yf = yf.addcmul(z_c.unsqueeze(1), k_c) if grad else yf.addcmul_(z_c.unsqueeze(1), k_c)
     return yf
+
+
+class _OneOutputMix(torch.autograd.Function):
+    """:func:`_accumulate` with gradients for one output channel (the full-size layers
+    that end an estimator), the same numbers in fewer operations: the forward is the
+    same sum in the same order, recorded once instead of once per input channel; the
+    backward is what autograd computes through that sum, ``dz = dy conj(k)`` for every
+    channel in one product and ``dk_c = sum_b dy conj(z_c)`` channel by channel (the same
+    reductions; tested bit for bit, and retraining ``mnist-se2`` gives the shipped
+    weights). About a tenth of a training step of the SE(2) estimator."""
+
+    @staticmethod
+    def forward(ctx: Any, zf: Tensor, kf: Tensor) -> Tensor:
+        ctx.save_for_backward(zf, kf)
+        zs, ks = zf.unbind(1), kf.unbind(1)
+        yf = zs[0].unsqueeze(1) * ks[0]
+        for z_c, k_c in zip(zs[1:], ks[1:], strict=True):
+            yf.addcmul_(z_c.unsqueeze(1), k_c)
+        return yf
+
+    @staticmethod
+    def backward(ctx: Any, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        zf, kf = ctx.saved_tensors
+        gz = gy * kf.conj() if ctx.needs_input_grad[0] else None
+        gk = None
+        if ctx.needs_input_grad[1]:
+            gk = torch.stack([(gy * z_c.unsqueeze(1).conj()).sum(0) for z_c in zf.unbind(1)], 1)
+        return gz, gk
 
 
 def _fft_correlate(x: Tensor, kf: Tensor) -> Tensor:
