@@ -235,7 +235,7 @@ def test_auto_without_gradients_gives_every_sample_the_bits_it_gets_alone_in_any
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 @pytest.mark.parametrize("shape", [(250, 128, 19), (5, 3, 6, 4), (3, 2, 4, 4, 3)])
 def test_one_output_mix_gives_autograd_s_bits_through_the_plain_sum(shape, dtype):
-    from equirestore.nn.circular import _accumulate
+    from equirestore.nn.circular import ONE_OUTPUT_NODE, _accumulate, _OneOutputMix
 
     def plain(zf, kf):  # the sum recorded channel by channel, as autograd sees it
         zs, ks = zf.unbind(1), kf.unbind(1)
@@ -249,10 +249,12 @@ def test_one_output_mix_gives_autograd_s_bits_through_the_plain_sum(shape, dtype
     k = torch.randn(1, *shape[1:], dtype=dtype, requires_grad=True)
     up = torch.randn(shape[0], 1, *shape[2:], dtype=dtype)
     out = []
-    for mix in (plain, lambda a, b: _accumulate(a, b, True)):
+    for mix in (plain, _OneOutputMix.apply):
         y = mix(z, k)
         (y.real * up.real + y.imag * up.imag).sum().backward()
         out.append((y.detach().clone(), z.grad.clone(), k.grad.clone()))
         z.grad, k.grad = None, None
     for a, b in zip(*out, strict=True):
         assert torch.equal(a, b)
+    many = shape[1] >= ONE_OUTPUT_NODE  # the wide layers take it
+    assert (_accumulate(z, k, True).grad_fn.name() == "_OneOutputMixBackward") == many

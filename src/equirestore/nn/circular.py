@@ -365,6 +365,12 @@ def _mix_pieces(z: Tensor, k: Tensor) -> Tensor:
     return y
 
 
+#: From this many input channels a one-output layer mixes with gradients through
+#: :class:`_OneOutputMix` (the SE(2) estimator's 128 -> 1 layer; with a few channels, as
+#: in the recipe's features, autograd's per-channel record costs no more).
+ONE_OUTPUT_NODE = 32
+
+
 def _accumulate(zf: Tensor, kf: Tensor, grad: bool) -> Tensor:
     """``sum_c zf[:, c] * kf[:, c]`` accumulated elementwise over ``c`` in order.
 
@@ -372,7 +378,7 @@ def _accumulate(zf: Tensor, kf: Tensor, grad: bool) -> Tensor:
     channels' gradients once, where indexing every channel would have written each into a
     zero tensor of the whole input's size (about half of a training step of the SE(2)
     estimator; the same arithmetic, so the same weights)."""
-    if grad and kf.shape[0] == 1:
+    if grad and kf.shape[0] == 1 and kf.shape[1] >= ONE_OUTPUT_NODE:
         return cast(Tensor, _OneOutputMix.apply(zf, kf))
     zs, ks = zf.unbind(1), kf.unbind(1)
     yf = zs[0].unsqueeze(1) * ks[0]
@@ -388,7 +394,8 @@ class _OneOutputMix(torch.autograd.Function):
     backward is what autograd computes through that sum, ``dz = dy conj(k)`` for every
     channel in one product and ``dk_c = sum_b dy conj(z_c)`` channel by channel (the same
     reductions; tested bit for bit, and retraining ``mnist-se2`` gives the shipped
-    weights). About a tenth of a training step of the SE(2) estimator."""
+    weights). About a tenth of a training step of the SE(2) estimator, measured
+    alone; 570 s against 590 s for its whole training."""
 
     @staticmethod
     def forward(ctx: Any, zf: Tensor, kf: Tensor) -> Tensor:
