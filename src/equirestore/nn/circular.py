@@ -400,11 +400,7 @@ class _OneOutputMix(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, zf: Tensor, kf: Tensor) -> Tensor:
         ctx.save_for_backward(zf, kf)
-        zs, ks = zf.unbind(1), kf.unbind(1)
-        yf = zs[0].unsqueeze(1) * ks[0]
-        for z_c, k_c in zip(zs[1:], ks[1:], strict=True):
-            yf.addcmul_(z_c.unsqueeze(1), k_c)
-        return yf
+        return _accumulate(zf, kf, grad=False)  # nothing is recorded in here
 
     @staticmethod
     def backward(ctx: Any, gy: Tensor) -> tuple[Tensor | None, Tensor | None]:
