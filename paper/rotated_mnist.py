@@ -62,7 +62,7 @@ from equirestore.restore.hub import restorer_meta
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.rotation_training import angle_errors, random_rotations
 from equirestore.restore.rotation_training import within_one_bin as rate_within_one_bin
-from equirestore.restore.se2 import SE2Restorer
+from equirestore.restore.se2 import SE2Restorer, rotation_part
 
 #: Published MNIST-rot test errors (their own protocols: 12,000 training digits rotated
 #: about the centre, 50,000 test digits), for reference beside this run's numbers.
@@ -160,7 +160,7 @@ def per_class(
     """Per test variant and digit class: the fraction within one bin (as
     :func:`within_one_bin`) and the fraction off by about 180 degrees (within one bin of
     a half turn)."""
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    rotation = rotation_part(restorer)
     out = {}
     for key, x in tests.items():
         err = angle_errors(restorer, x, angles).abs()

@@ -26,7 +26,7 @@ from equirestore.measures import accuracy_under_rotations
 from equirestore.report import save_image_grid
 from equirestore.restore.rotation import RotationRestorer
 from equirestore.restore.rotation_training import angle_rates, rotated_test_sets
-from equirestore.restore.se2 import SE2Restorer
+from equirestore.restore.se2 import SE2Restorer, rotation_part
 
 
 def rotation_figure(
@@ -35,7 +35,7 @@ def rotation_figure(
     """Upright / rotated and shifted / restored columns for 6 evenly spaced test images."""
     n = 6
     x = canvas[torch.linspace(0, len(canvas) - 1, n).long()]
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    rotation = rotation_part(restorer)
     _, moved, angles = rotated_test_sets(x, seed, max_shift, rotation.background)
     with torch.no_grad():
         restored = restorer(moved)
@@ -113,7 +113,7 @@ def evaluate_rotation(
     labels: Tensor | None,
 ) -> dict[str, Any]:
     """The measurements of the module docstring, as a JSON-able dict."""
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    rotation = rotation_part(restorer)
     res: dict[str, Any] = {
         "group": "se2" if isinstance(restorer, SE2Restorer) else "rotation",
         "max_shift": a.max_scope,

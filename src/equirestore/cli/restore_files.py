@@ -25,7 +25,7 @@ from equirestore.data import list_images, read_image, write_image
 from equirestore.data.images import image_size
 from equirestore.restore.hub import SHIPPED, load_restorer
 from equirestore.restore.rotation import RotationRestorer
-from equirestore.restore.se2 import SE2Restorer
+from equirestore.restore.se2 import SE2Restorer, rotation_part
 from equirestore.restore.translation import TranslationRestorer
 
 AnyRestorer = TranslationRestorer | RotationRestorer | SE2Restorer
@@ -110,7 +110,7 @@ def _convention(restorer: AnyRestorer) -> str:
             "input == torch.roll(restored, shift, dims=(rows, cols)); unique == false: no "
             "unique estimate (a tie), the image is written unmoved"
         )
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    rotation = rotation_part(restorer)
     about = "its circular centroid" if rotation.centre == "centroid" else "the image middle"
     turned = f"restored turned by angle (degrees, counter-clockwise as displayed) about {about}"
     if isinstance(restorer, RotationRestorer):

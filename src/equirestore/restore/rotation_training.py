@@ -47,7 +47,7 @@ from equirestore.nn.canonical import CanonicalNetwork
 from equirestore.nn.polar import PolarNetwork
 from equirestore.restore.evaluation import angle_error
 from equirestore.restore.rotation import RotationRestorer
-from equirestore.restore.se2 import SE2Restorer
+from equirestore.restore.se2 import SE2Restorer, rotation_part
 from equirestore.restore.subpixel import fractional_shift
 from equirestore.restore.training import train_estimator
 
@@ -225,7 +225,7 @@ def angle_rates(
     ``<= 360 / N_θ`` degrees; a tie is not): as they are (upright, angle 0) and on the two
     sets of :func:`rotated_test_sets`: ``{"upright": ..., "rotated": ...,
     "rotated_shifted_<max_shift>px": ...}``; on the restorer's canvas colour."""
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    rotation = rotation_part(restorer)
     rotated, shifted, angles = rotated_test_sets(images, seed, max_shift, rotation.background)
     return {
         "upright": within_one_bin(restorer, images, torch.zeros_like(angles)),
@@ -240,7 +240,7 @@ def within_one_bin(
     """Fraction of ``images`` (rotated by ``angles (B,)`` degrees) whose estimated angle is
     within one bin: absolute error at most ``360 / N_θ`` degrees (of an SE(2) restorer,
     its angle); a tie is not."""
-    rotation = restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
+    rotation = rotation_part(restorer)
     errors = angle_errors(restorer, images, angles)
     return float((errors.abs() <= rotation.bin_degrees).double().mean())
 

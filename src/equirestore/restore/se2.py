@@ -69,3 +69,9 @@ class SE2Restorer(ComposedRestorer):
             "rotation": self.second.checkpoint(),
             "meta": dict(meta or {}),
         }
+
+
+def rotation_part(restorer: RotationRestorer | SE2Restorer) -> RotationRestorer:
+    """The rotation restorer itself, or an SE(2) restorer's rotation part (its angle bins,
+    centre and canvas colour)."""
+    return restorer.rotation if isinstance(restorer, SE2Restorer) else restorer
